@@ -1,0 +1,67 @@
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { createPool, migrate } from '@imgkit/db';
+import { createLogger } from '@imgkit/log';
+import { loadConfigOrExit, onShutdownSignal, resolveDatabase } from '@imgkit/runtime';
+import { LocalBlobStore } from '@imgkit/storage';
+import { createApp } from './app.ts';
+
+export const VARIANT_PRESETS = ['thumbnail', 'medium', 'large'] as const;
+
+async function main() {
+  const config = loadConfigOrExit();
+  const logger = createLogger({ name: 'api', level: config.LOG_LEVEL });
+  const db = await resolveDatabase(config);
+  await migrate(db.url, (m) => logger.debug(m));
+  const pool = createPool({
+    connectionString: db.url,
+    max: config.DATABASE_POOL_MAX,
+    applicationName: 'imgkit-api',
+    onError: (err) => logger.warn({ err }, 'idle database client error'),
+  });
+  let shuttingDown = false;
+  const app = createApp({
+    pool,
+    storage: new LocalBlobStore(path.join(config.dataDir, 'blobs')),
+    logger,
+    secretKey: config.secretKey,
+    limits: {
+      jsonBodyBytes: config.JSON_BODY_LIMIT_BYTES,
+      uploadBytes: config.MAX_UPLOAD_BYTES,
+      passthroughBytes: config.MAX_PASSTHROUGH_BYTES,
+      rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    },
+    variantPresets: VARIANT_PRESETS,
+    isShuttingDown: () => shuttingDown,
+  });
+  const server: Server = app.listen(config.PORT, config.HOST);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  logger.info({ host: config.HOST, port }, 'api listening');
+  process.send?.({ type: 'listening', port });
+  // Started by `npm start`: if the supervisor dies, do not linger as an orphan.
+  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+
+  onShutdownSignal(
+    async () => {
+      shuttingDown = true;
+      // Stop accepting, let in-flight requests finish, drop idle keep-alive sockets.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await pool.end();
+      await db.embedded?.stop();
+      logger.info('api stopped');
+    },
+    (msg) => logger.info(msg),
+  );
+}
+
+main().catch((err) => {
+  process.stderr.write(`imgkit api: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

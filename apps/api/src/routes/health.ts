@@ -1,0 +1,59 @@
+import type { Pool } from '@imgkit/db';
+import { Router } from 'express';
+import { registry, z } from '../schemas/zod.ts';
+
+export function healthRouter(deps: { pool: Pool; isShuttingDown: () => boolean }): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  // Ready means: not draining, and the database answers within a second.
+  router.get('/readyz', async (_req, res) => {
+    if (deps.isShuttingDown()) {
+      res.status(503).json({ status: 'shutting_down' });
+      return;
+    }
+    try {
+      await withTimeout(deps.pool.query('SELECT 1'), 1000);
+      res.json({ status: 'ready', database: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'unavailable', database: 'unreachable' });
+    }
+  });
+  return router;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('timeout')), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+const Health = z.object({ status: z.string(), database: z.string().optional() });
+registry.registerPath({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Liveness',
+  responses: {
+    200: { description: 'The process is up', content: { 'application/json': { schema: Health } } },
+  },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/readyz',
+  summary: 'Readiness: the database answers',
+  responses: {
+    200: { description: 'Ready', content: { 'application/json': { schema: Health } } },
+    503: { description: 'Not ready', content: { 'application/json': { schema: Health } } },
+  },
+});

@@ -1,0 +1,93 @@
+import { HttpUrl, registry, z } from './zod.ts';
+
+export const VARIANT_NAME = z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must be a preset name');
+
+export const ImageOptionsShape = {
+  passthrough: z
+    .unknown()
+    .optional()
+    .openapi({ description: 'Any JSON value up to 16 KiB, returned and sent in webhooks exactly as given.' }),
+  exif: z.boolean().optional().openapi({ description: 'Extract EXIF/XMP/IPTC (default true).' }),
+  variants: z
+    .array(VARIANT_NAME)
+    .max(10)
+    .optional()
+    .openapi({ example: ['thumbnail', 'medium'] }),
+  webhook_url: HttpUrl.optional(),
+};
+
+export const CreateImageFromUrl = registry.register(
+  'CreateImageFromUrl',
+  z.strictObject({ url: HttpUrl, ...ImageOptionsShape }),
+);
+
+/** The same options when they arrive as multipart fields or query parameters (strings). */
+export const ImageOptionFields = z.strictObject({
+  passthrough: z.string().optional(),
+  exif: z.enum(['true', 'false']).optional(),
+  variants: z.string().optional(),
+  webhook_url: HttpUrl.optional(),
+  filename: z.string().max(255).optional(),
+});
+
+export const ImageSchema = registry.register(
+  'Image',
+  z
+    .object({
+      id: z.string().openapi({ example: 'img_2ZVt6mQjNqVr8hQpV9k1tq2C0aB' }),
+      object: z.literal('image'),
+      status: z.enum(['pending', 'processing', 'completed', 'failed']),
+      source: z.enum(['url', 'upload']),
+      url: z.string().nullable(),
+      final_url: z.string().nullable(),
+      filename: z.string().nullable(),
+      content_type: z.string().nullable(),
+      byte_size: z.number().int().nullable(),
+      checksum: z.string().nullable().openapi({ description: 'SHA-256 hex of the stored bytes' }),
+      width: z.number().int().nullable(),
+      height: z.number().int().nullable(),
+      orientation: z.number().int().nullable(),
+      format: z.record(z.string(), z.unknown()).nullable(),
+      exif: z.record(z.string(), z.unknown()).nullable(),
+      xmp: z.record(z.string(), z.unknown()).nullable(),
+      iptc: z.record(z.string(), z.unknown()).nullable(),
+      gps: z
+        .object({ latitude: z.number(), longitude: z.number(), altitude: z.number().nullable() })
+        .nullable(),
+      phash: z.string().nullable(),
+      dhash: z.string().nullable(),
+      palette: z.array(z.object({ color: z.string(), weight: z.number() })).nullable(),
+      placeholder: z.string().nullable(),
+      variants: z.record(z.string(), z.unknown()),
+      requested_variants: z.array(z.string()),
+      webhook_url: z.string().nullable(),
+      error: z.object({ code: z.string(), message: z.string().nullable() }).nullable(),
+      attempts: z.number().int(),
+      original_url: z.string(),
+      created_at: z.string(),
+      updated_at: z.string(),
+      completed_at: z.string().nullable(),
+      passthrough: z.unknown(),
+    })
+    .openapi({ description: 'An image and everything imgkit knows about it; unknown fields are null.' }),
+);
+
+export const ImageList = registry.register(
+  'ImageList',
+  z.object({ object: z.literal('list'), data: z.array(ImageSchema), has_more: z.boolean() }),
+);
+
+export const ListImagesQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  starting_after: z.string().optional(),
+  ending_before: z.string().optional(),
+  status: z.enum(['pending', 'processing', 'completed', 'failed']).optional(),
+  checksum: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters')
+    .optional(),
+});
+
+export const ImageIdParam = z.object({
+  id: z.string().openapi({ example: 'img_2ZVt6mQjNqVr8hQpV9k1tq2C0aB' }),
+});

@@ -1,0 +1,67 @@
+import { extendZodWithOpenApi, OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import type { FieldError } from '../problem.ts';
+
+extendZodWithOpenApi(z);
+
+export { z };
+
+/** One registry for the whole API: route files register their paths here, openapi.ts renders it. */
+export const registry = new OpenAPIRegistry();
+
+export const bearerAuth = registry.registerComponent('securitySchemes', 'bearerAuth', {
+  type: 'http',
+  scheme: 'bearer',
+  description: 'An API key: `ik_live_…`',
+});
+
+export const ProblemSchema = registry.register(
+  'Problem',
+  z
+    .object({
+      type: z.string(),
+      code: z.string().openapi({ example: 'validation_failed' }),
+      title: z.string(),
+      status: z.number().int(),
+      detail: z.string().optional(),
+      errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    })
+    .openapi({ description: 'RFC 9457 problem document' }),
+);
+
+export const problemResponses = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [
+      String(s),
+      {
+        description: PROBLEM_DESCRIPTIONS[s] ?? 'Error',
+        content: { 'application/problem+json': { schema: ProblemSchema } },
+      },
+    ]),
+  );
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request',
+  401: 'Missing, malformed, unknown or revoked API key',
+  404: 'No such resource (or it belongs to another account)',
+  409: 'Conflict (e.g. the same Idempotency-Key is still in flight)',
+  413: 'Body too large',
+  415: 'Unsupported media type',
+  422: 'Idempotency-Key reused with a different body',
+  429: 'Rate limited',
+};
+
+export const HttpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+  .max(2048, 'must be at most 2048 characters');
+
+/** Turns a zod error into field errors that name the field, including unknown ones. */
+export function fieldErrors(error: z.ZodError, prefix = ''): FieldError[] {
+  return error.issues.flatMap((issue) => {
+    const base = prefix + issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => ({ field: base ? `${base}.${k}` : k, message: 'unknown field' }));
+    }
+    return [{ field: base || '(body)', message: issue.message }];
+  });
+}

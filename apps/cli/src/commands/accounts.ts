@@ -1,0 +1,66 @@
+import { createAccount, createApiKey, getAccount, listAccounts, listApiKeys, revokeApiKey } from '@imgkit/auth';
+import { withTransaction } from '@imgkit/db';
+import { isId } from '@imgkit/ids';
+import { CliError, type Output, withDatabase } from '../output.ts';
+
+export async function runAccounts(out: Output, sub: string | undefined, opts: { name?: string }): Promise<void> {
+  if (sub === 'create') {
+    if (!opts.name) throw new CliError('accounts create needs --name NAME');
+    const name = opts.name;
+    await withDatabase(async (pool, config) => {
+      const { account, key } = await withTransaction(pool, async (tx) => {
+        const account = await createAccount(tx, name);
+        const { key } = await createApiKey(tx, config.secretKey, account.id, 'default');
+        return { account, key };
+      });
+      out.print(`account ${account.id} (${account.name})\nAPI key (shown once): ${key}`, { account, key });
+    });
+    return;
+  }
+  if (sub === 'list') {
+    await withDatabase(async (pool) => {
+      const accounts = await listAccounts(pool);
+      out.print(accounts.map((a) => `${a.id}  ${a.name}`).join('\n') || '(no accounts)', { accounts });
+    });
+    return;
+  }
+  throw new CliError('usage: imgkit accounts create --name NAME | accounts list');
+}
+
+export async function runKeys(
+  out: Output,
+  sub: string | undefined,
+  opts: { account?: string; name?: string; id?: string },
+): Promise<void> {
+  if (sub === 'create' || sub === 'list') {
+    const accountId = opts.account;
+    if (!accountId || !isId('account', accountId)) throw new CliError(`keys ${sub} needs --account acc_…`);
+    await withDatabase(async (pool, config) => {
+      if (!(await getAccount(pool, accountId))) throw new CliError(`no account ${accountId}`);
+      if (sub === 'create') {
+        const { record, key } = await createApiKey(pool, config.secretKey, accountId, opts.name ?? null);
+        out.print(`key ${record.id}\nAPI key (shown once): ${key}`, { key_record: record, key });
+      } else {
+        const keys = await listApiKeys(pool, accountId);
+        out.print(
+          keys
+            .map((k) => `${k.id}  ${k.display_prefix}  ${k.name ?? ''}  ${k.revoked_at ? 'revoked' : 'active'}`)
+            .join('\n') || '(no keys)',
+          { keys },
+        );
+      }
+    });
+    return;
+  }
+  if (sub === 'revoke') {
+    const keyId = opts.id;
+    if (!keyId || !isId('key', keyId)) throw new CliError('usage: imgkit keys revoke key_…');
+    await withDatabase(async (pool) => {
+      const record = await revokeApiKey(pool, keyId);
+      if (!record) throw new CliError(`no key ${keyId}`);
+      out.print(`revoked ${record.id}`, { key_record: record });
+    });
+    return;
+  }
+  throw new CliError('usage: imgkit keys create|list --account ID | keys revoke KEY_ID');
+}

@@ -1,0 +1,114 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createAccount, createApiKey } from '@imgkit/auth';
+import { createPool, migrate, withTransaction } from '@imgkit/db';
+import { loadConfigOrExit, resolveDatabase } from '@imgkit/runtime';
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const PROCESSES = {
+  api: path.join(ROOT, 'apps/api/src/main.ts'),
+  worker: path.join(ROOT, 'apps/worker/src/main.ts'),
+};
+
+interface DevAccount {
+  account_id: string;
+  key_prefix: string;
+}
+
+/**
+ * `npm start`: embedded PostgreSQL (unless DATABASE_URL), migrations, a
+ * development account on first start, then api and worker as two labelled
+ * child processes. Ctrl-C stops both, then PostgreSQL, and leaves nothing behind.
+ */
+export async function runDev(): Promise<void> {
+  const config = loadConfigOrExit();
+  const say = (line: string) => process.stdout.write(`[imgkit] ${line}\n`);
+  if (config.embeddedDatabase) say(`starting embedded PostgreSQL in ${path.join(config.dataDir, 'postgres')}`);
+  const db = await resolveDatabase(config);
+  await migrate(db.url);
+  const { account, key } = await ensureDevAccount(db.url, config.dataDir, config.secretKey);
+
+  const env = { ...process.env, DATABASE_URL: db.url, DATA_DIR: config.dataDir };
+  const children: ChildProcess[] = [];
+  const listening = new Promise<number>((resolve) => {
+    children.push(startChild('api', PROCESSES.api, env, (msg) => msg.type === 'listening' && resolve(msg.port)));
+  });
+  children.push(startChild('worker', PROCESSES.worker, env, () => {}));
+
+  let stopping = false;
+  const exited = children.map((c) => new Promise<void>((r) => c.once('exit', () => r())));
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${reason}: stopping api and worker`);
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all(exited);
+    if (db.embedded?.owned) say('stopping PostgreSQL');
+    await db.embedded?.stop();
+    say('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  for (const c of children) c.once('exit', (code) => void stop(`a child exited (code ${code})`));
+
+  const port = await listening;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const base = `http://${host}:${port}`;
+  say(`api:     ${base}  (docs: ${base}/docs)`);
+  if (key) {
+    say(`account: ${account}`);
+    say(`API key: ${key}   <- shown only once; keep it`);
+  } else {
+    say(`account: ${account}; its development key was shown on first start.`);
+    say(`new key: npx imgkit keys create --account ${account}`);
+  }
+  say('try:');
+  say(
+    `  curl -s -X POST ${base}/v1/images -H "Authorization: Bearer ${key ?? '<your key>'}" \\\n` +
+      `         -H "Content-Type: application/json" -d '{"url":"https://upload.wikimedia.org/wikipedia/commons/a/a9/Example.jpg"}'`,
+  );
+  say('Ctrl-C stops everything.');
+}
+
+function startChild(
+  label: string,
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  onMessage: (msg: { type: string; port: number }) => void,
+): ChildProcess {
+  // Own process group: Ctrl-C reaches only us, and we stop the children exactly once.
+  const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+  const prefix = `[${label}]`.padEnd(9);
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix}${line}\n`));
+  }
+  child.on('message', (m) => onMessage(m as { type: string; port: number }));
+  return child;
+}
+
+/** First start creates a development account and key; later starts only remind where it came from. */
+async function ensureDevAccount(url: string, dataDir: string, secretKey: string) {
+  const marker = path.join(dataDir, 'dev-account.json');
+  if (existsSync(marker)) {
+    const saved = JSON.parse(await readFile(marker, 'utf8')) as DevAccount;
+    return { account: saved.account_id, key: undefined };
+  }
+  const pool = createPool({ connectionString: url, max: 1 });
+  try {
+    const { accountId, key, prefix } = await withTransaction(pool, async (tx) => {
+      const account = await createAccount(tx, 'Development');
+      const created = await createApiKey(tx, secretKey, account.id, 'development');
+      return { accountId: account.id, key: created.key, prefix: created.record.display_prefix };
+    });
+    const saved: DevAccount = { account_id: accountId, key_prefix: prefix };
+    await writeFile(marker, `${JSON.stringify(saved, null, 2)}\n`);
+    return { account: accountId, key };
+  } finally {
+    await pool.end();
+  }
+}

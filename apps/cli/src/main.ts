@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import { runAccounts, runKeys } from './commands/accounts.ts';
+import { runDev } from './commands/dev.ts';
+import { runMigrate } from './commands/migrate.ts';
+import { runTasks } from './commands/tasks.ts';
+import { CliError, type Output } from './output.ts';
+
+const USAGE = `usage: imgkit <command> [options]
+
+  dev                                   run api + worker (embedded PostgreSQL unless DATABASE_URL is set)
+  migrate                               apply database migrations
+  accounts create --name NAME           create an account and its first API key
+  accounts list
+  keys create --account ID [--name N]   create an API key (shown once)
+  keys list --account ID
+  keys revoke KEY_ID
+  tasks stats                           task counts by kind and status, oldest ready task age
+  tasks retry TASK_ID                   requeue a failed task
+
+  --json   print exactly one JSON object (for scripts)`;
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      name: { type: 'string' },
+      account: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const out: Output = {
+    json: values.json ?? false,
+    print: (human, json) => {
+      process.stdout.write(values.json ? `${JSON.stringify(json)}\n` : `${human}\n`);
+    },
+  };
+  const [command, sub, arg] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  switch (command) {
+    case 'dev':
+      return runDev();
+    case 'migrate':
+      return runMigrate(out);
+    case 'accounts':
+      return runAccounts(out, sub, { name: values.name });
+    case 'keys':
+      return runKeys(out, sub, { account: values.account, name: values.name, id: arg });
+    case 'tasks':
+      return runTasks(out, sub, arg);
+    default:
+      throw new CliError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  const message = err instanceof Error ? err.message : String(err);
+  if (process.argv.includes('--json')) {
+    process.stdout.write(`${JSON.stringify({ error: { message } })}\n`);
+  } else {
+    process.stderr.write(`imgkit: ${message}\n`);
+  }
+  process.exit(err instanceof CliError ? 2 : 1);
+});

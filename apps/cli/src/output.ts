@@ -1,0 +1,31 @@
+import type { Config } from '@imgkit/config';
+import { createPool, migrate, type Pool } from '@imgkit/db';
+import { loadConfigOrExit, resolveDatabase } from '@imgkit/runtime';
+
+export interface Output {
+  json: boolean;
+  /** Prints the human text, or with --json exactly the one JSON object. */
+  print(human: string, json: unknown): void;
+}
+
+/** A usage or input mistake: exit code 2, message without a stack. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+/**
+ * Runs `fn` with a pool on DATABASE_URL or on the embedded cluster of DATA_DIR
+ * (started for the duration when `npm start` is not running it).
+ */
+export async function withDatabase<T>(fn: (pool: Pool, config: Readonly<Config>) => Promise<T>): Promise<T> {
+  const config = loadConfigOrExit();
+  const db = await resolveDatabase(config);
+  const pool = createPool({ connectionString: db.url, max: 2, applicationName: 'imgkit-cli' });
+  try {
+    await migrate(db.url);
+    return await fn(pool, config);
+  } finally {
+    await pool.end();
+    await db.embedded?.stop();
+  }
+}

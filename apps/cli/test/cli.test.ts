@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { authenticateApiKey } from '@imgkit/auth';
+import { TEST_SECRET } from '../../../test/helpers/api.ts';
+import { freshDatabase } from '../../../test/helpers/db.ts';
+
+const run = promisify(execFile);
+const db = await freshDatabase();
+const env = { ...process.env, DATABASE_URL: db.url, SECRET_KEY: TEST_SECRET, URL_SIGNING_KEY: TEST_SECRET };
+
+async function imgkit(...args: string[]) {
+  const { stdout } = await run(process.execPath, ['apps/cli/bin/imgkit.js', ...args, '--json'], { env });
+  const lines = stdout.trim().split('\n');
+  assert.equal(lines.length, 1, `exactly one JSON line: ${stdout}`);
+  return JSON.parse(lines[0]);
+}
+
+test('accounts and keys: create, list, revoke, each printing one JSON object', async () => {
+  const created = await imgkit('accounts', 'create', '--name', 'Acme');
+  assert.match(created.account.id, /^acc_/);
+  assert.match(created.key, /^ik_live_/);
+  assert.equal((await authenticateApiKey(db.pool, TEST_SECRET, created.key)).ok, true);
+
+  const list = await imgkit('accounts', 'list');
+  assert.ok(list.accounts.some((a: { id: string }) => a.id === created.account.id));
+
+  const second = await imgkit('keys', 'create', '--account', created.account.id, '--name', 'ci');
+  assert.match(second.key, /^ik_live_/);
+  const keys = await imgkit('keys', 'list', '--account', created.account.id);
+  assert.equal(keys.keys.length, 2);
+  assert.ok(!JSON.stringify(keys).includes(second.key), 'listing never shows a key');
+
+  const revoked = await imgkit('keys', 'revoke', second.key_record.id);
+  assert.ok(revoked.key_record.revoked_at);
+  const auth = await authenticateApiKey(db.pool, TEST_SECRET, second.key);
+  assert.deepEqual(auth, { ok: false, reason: 'revoked' });
+});
+
+test('usage errors exit 2 with a JSON error under --json', async () => {
+  await assert.rejects(
+    run(process.execPath, ['apps/cli/bin/imgkit.js', 'keys', 'create', '--json'], { env }),
+    (err: { code: number; stdout: string }) => err.code === 2 && JSON.parse(err.stdout).error.message.includes('--account'),
+  );
+});
+
+test('migrate reports an up-to-date database', async () => {
+  const out = await imgkit('migrate');
+  assert.deepEqual(out.applied, []);
+});

@@ -1,0 +1,107 @@
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every environment variable imgkit reads, with its default. Parsed once in each
+ * process's main() and passed down; nothing else reads process.env.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PUBLIC_BASE_URL: optionalString.pipe(z.url().optional()),
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+  ),
+  DATABASE_POOL_MAX: int(1, 1000).default(10),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  EMBEDDED_PG_PORT: int(1, 65535).default(54329),
+  STORAGE: z.enum(['local', 's3']).default('local'),
+  S3_BUCKET: optionalString,
+  S3_REGION: optionalString,
+  S3_ENDPOINT: optionalString,
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  WORKER_CONCURRENCY: int(1, 1024).default(availableParallelism()),
+  WORKER_POLL_INTERVAL_MS: int(50, 60_000).default(1000),
+  WORKER_LISTEN: bool.default(true),
+  WORKER_LEASE_MS: int(1000, 3_600_000).default(30_000),
+  WORKER_SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(25_000),
+  TASK_RETENTION_HOURS: int(0, 24 * 365).default(24 * 7),
+  MAX_UPLOAD_BYTES: int(1).default(50 * 1024 * 1024),
+  MAX_DOWNLOAD_BYTES: int(1).default(50 * 1024 * 1024),
+  MAX_INPUT_PIXELS: int(1).default(100_000_000),
+  MAX_PASSTHROUGH_BYTES: int(0).default(16 * 1024),
+  JSON_BODY_LIMIT_BYTES: int(1024).default(256 * 1024),
+  FETCH_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  FETCH_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+  RATE_LIMIT_PER_MINUTE: int(0).default(600),
+  URL_SIGNING_KEY: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  SECRET_KEY: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  SENTRY_DSN: optionalString.pipe(z.url().optional()),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  METRICS_HOST: optionalString,
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config extends Env {
+  /** DATA_DIR made absolute, so child processes and the CLI agree on it. */
+  readonly dataDir: string;
+  /** True when DATABASE_URL is unset and the embedded PostgreSQL under DATA_DIR is used. */
+  readonly embeddedDatabase: boolean;
+  readonly secretKey: string;
+  readonly urlSigningKey: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Secrets generated once per DATA_DIR for development, used when the env sets none. */
+export interface LocalSecrets {
+  secretKey: string;
+  urlSigningKey: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, localSecrets?: LocalSecrets): Readonly<Config> {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue.path[0] ?? 'environment');
+    const got = env[name];
+    throw new ConfigError(
+      `invalid configuration: ${name} ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`,
+    );
+  }
+  const e = parsed.data;
+  const usesLocalSecrets = e.NODE_ENV !== 'production' && localSecrets !== undefined;
+  for (const name of ['SECRET_KEY', 'URL_SIGNING_KEY'] as const) {
+    if (!e[name] && !usesLocalSecrets) {
+      throw new ConfigError(`invalid configuration: ${name} is required (at least 32 characters) in production`);
+    }
+  }
+  if (e.STORAGE === 's3' && !e.S3_BUCKET) {
+    throw new ConfigError('invalid configuration: S3_BUCKET is required when STORAGE=s3');
+  }
+  return Object.freeze({
+    ...e,
+    dataDir: path.resolve(e.DATA_DIR),
+    embeddedDatabase: e.DATABASE_URL === undefined,
+    secretKey: e.SECRET_KEY ?? localSecrets!.secretKey,
+    urlSigningKey: e.URL_SIGNING_KEY ?? localSecrets!.urlSigningKey,
+  });
+}

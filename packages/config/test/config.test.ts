@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '@imgkit/config';
+
+const secrets = { secretKey: 's'.repeat(32), urlSigningKey: 'u'.repeat(32) };
+
+test('defaults are safe and complete', () => {
+  const c = loadConfig({}, secrets);
+  assert.equal(c.PORT, 8080);
+  assert.equal(c.FETCH_ALLOW_PRIVATE_NETWORKS, false);
+  assert.equal(c.MAX_INPUT_PIXELS, 100_000_000);
+  assert.equal(c.embeddedDatabase, true);
+  assert.ok(Object.isFrozen(c));
+});
+
+test('a bad value names the variable and the reason in one line', () => {
+  for (const [env, name] of [
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ FETCH_ALLOW_PRIVATE_NETWORKS: 'maybe' }, 'FETCH_ALLOW_PRIVATE_NETWORKS'],
+    [{ STORAGE: 'ftp' }, 'STORAGE'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig(env, secrets),
+      (err: Error) => err instanceof ConfigError && err.message.includes(name) && !err.message.includes('\n'),
+    );
+  }
+});
+
+test('production requires real secrets', () => {
+  assert.throws(() => loadConfig({ NODE_ENV: 'production' }, secrets), /SECRET_KEY/);
+  const c = loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(40), URL_SIGNING_KEY: 'u'.repeat(40) });
+  assert.equal(c.secretKey, 'k'.repeat(40));
+});
+
+test('S3 storage needs a bucket', () => {
+  assert.throws(() => loadConfig({ STORAGE: 's3' }, secrets), /S3_BUCKET/);
+});

@@ -1,0 +1,37 @@
+import { sql } from '@imgkit/db';
+
+const COLUMNS = `id, account_id, status, source, url, final_url, filename, content_type, byte_size, checksum,
+  storage_key, width, height, orientation, format, exif, xmp, iptc, gps, phash, dhash, palette, placeholder,
+  variants, requested_variants, extract_metadata, webhook_url, passthrough, error_code, error_message, attempts,
+  created_at, updated_at, completed_at`;
+
+export const Q = {
+  insert: sql(
+    'images.insert',
+    `INSERT INTO images (id, account_id, source, url, filename, content_type, byte_size, checksum, storage_key,
+                         requested_variants, extract_metadata, webhook_url, passthrough)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+     RETURNING ${COLUMNS}`,
+  ),
+  get: sql('images.get', `SELECT ${COLUMNS} FROM images WHERE id = $1 AND account_id = $2`),
+  getById: sql('images.get_by_id', `SELECT ${COLUMNS} FROM images WHERE id = $1`),
+  // Newest first. $3/$4 are the cursors (ids), $5/$6 optional filters; $7 = limit + 1 to learn has_more.
+  listOlder: sql(
+    'images.list_older',
+    `SELECT ${COLUMNS} FROM images
+     WHERE account_id = $1 AND ($2::text IS NULL OR id < $2)
+       AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR checksum = $4)
+     ORDER BY id DESC LIMIT $5`,
+  ),
+  listNewer: sql(
+    'images.list_newer',
+    `SELECT ${COLUMNS} FROM images
+     WHERE account_id = $1 AND id > $2
+       AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR checksum = $4)
+     ORDER BY id ASC LIMIT $5`,
+  ),
+  delete: sql(
+    'images.delete',
+    'DELETE FROM images WHERE id = $1 AND account_id = $2 RETURNING id, storage_key',
+  ),
+};

@@ -1,0 +1,94 @@
+/** An `images` row as pg returns it. */
+export interface ImageRow {
+  id: string;
+  account_id: string;
+  status: 'pending' | 'processing' | 'completed' | 'failed';
+  source: 'url' | 'upload';
+  url: string | null;
+  final_url: string | null;
+  filename: string | null;
+  content_type: string | null;
+  byte_size: string | null;
+  checksum: string | null;
+  storage_key: string | null;
+  width: number | null;
+  height: number | null;
+  orientation: number | null;
+  format: Record<string, unknown> | null;
+  exif: Record<string, unknown> | null;
+  xmp: Record<string, unknown> | null;
+  iptc: Record<string, unknown> | null;
+  gps: Record<string, unknown> | null;
+  phash: string | null;
+  dhash: string | null;
+  palette: unknown[] | null;
+  placeholder: string | null;
+  variants: Record<string, unknown>;
+  requested_variants: string[];
+  extract_metadata: boolean;
+  webhook_url: string | null;
+  passthrough: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  attempts: number;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+}
+
+/** 64-bit hashes are stored as signed bigint (for bit_count(a # b)); clients see 16 hex chars. */
+export function hashToHex(value: string | null): string | null {
+  if (value === null) return null;
+  return BigInt.asUintN(64, BigInt(value)).toString(16).padStart(16, '0');
+}
+
+export function hexToHash(hex: string): string {
+  return BigInt.asIntN(64, BigInt(`0x${hex}`)).toString();
+}
+
+/**
+ * The public image record as JSON text. `passthrough` is spliced in as the raw
+ * text the client sent, so it comes back byte for byte (key order, spacing,
+ * escapes) — a JSON.parse/stringify round trip would not guarantee that.
+ */
+export function imageJson(row: ImageRow): string {
+  const resource = {
+    id: row.id,
+    object: 'image',
+    status: row.status,
+    source: row.source,
+    url: row.url,
+    final_url: row.final_url,
+    filename: row.filename,
+    content_type: row.content_type,
+    byte_size: row.byte_size === null ? null : Number(row.byte_size),
+    checksum: row.checksum,
+    width: row.width,
+    height: row.height,
+    orientation: row.orientation,
+    format: row.format,
+    exif: row.exif,
+    xmp: row.xmp,
+    iptc: row.iptc,
+    gps: row.gps,
+    phash: hashToHex(row.phash),
+    dhash: hashToHex(row.dhash),
+    palette: row.palette,
+    placeholder: row.placeholder,
+    variants: row.variants,
+    requested_variants: row.requested_variants,
+    webhook_url: row.webhook_url,
+    error: row.error_code ? { code: row.error_code, message: row.error_message } : null,
+    attempts: row.attempts,
+    original_url: `/v1/images/${row.id}/original`,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    completed_at: row.completed_at ? row.completed_at.toISOString() : null,
+  };
+  const head = JSON.stringify(resource);
+  return `${head.slice(0, -1)},"passthrough":${row.passthrough ?? 'null'}}`;
+}
+
+export function imageListJson(rows: ImageRow[], hasMore: boolean): string {
+  return `{"object":"list","data":[${rows.map(imageJson).join(',')}],"has_more":${hasMore}}`;
+}

@@ -1,0 +1,19 @@
+export { type BackoffPolicy, backoffDelayMs } from './backoff.ts';
+export {
+  cancelTasksForSubject,
+  enqueue,
+  requeueFailedTask,
+  type TaskSpec,
+  type TaskStat,
+  taskStats,
+} from './enqueue.ts';
+export { type ErrorRecord, permanentError, retryableError, TaskError, toErrorRecord } from './errors.ts';
+export { CHANNEL } from './queries.ts';
+export {
+  type ClaimedTask,
+  type TaskContext,
+  type TaskHandler,
+  type TaskKindDefinition,
+  Worker,
+  type WorkerOptions,
+} from './worker.ts';

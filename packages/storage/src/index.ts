@@ -1,0 +1,3 @@
+export type { BlobStore, PutResult } from './blob-store.ts';
+export { BlobNotFoundError, BlobTooLargeError } from './blob-store.ts';
+export { LocalBlobStore } from './local.ts';

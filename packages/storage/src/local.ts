@@ -1,0 +1,97 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BlobNotFoundError, type BlobStore, BlobTooLargeError, type PutResult } from './blob-store.ts';
+
+/** Blobs as files under one root; writes go to `.tmp/` and are renamed into place. */
+export class LocalBlobStore implements BlobStore {
+  readonly root: string;
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  async put(key: string, source: Readable | AsyncIterable<Uint8Array>, options: { maxBytes?: number } = {}) {
+    const target = this.pathOf(key);
+    const tmp = await this.tempPath();
+    const hash = createHash('sha256');
+    let byteSize = 0;
+    const limit = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        byteSize += chunk.length;
+        if (byteSize > limit) return done(new BlobTooLargeError(limit));
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source, meter, createWriteStream(tmp, { flags: 'wx' }));
+      await mkdir(path.dirname(target), { recursive: true });
+      await rename(tmp, target);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    return { byteSize, sha256: hash.digest('hex') };
+  }
+
+  async putBuffer(key: string, bytes: Uint8Array): Promise<PutResult> {
+    return this.put(key, Readable.from([bytes]));
+  }
+
+  async get(key: string) {
+    const file = this.pathOf(key);
+    try {
+      const s = await stat(file);
+      return { stream: createReadStream(file), byteSize: s.size };
+    } catch (err) {
+      throw notFoundOr(err, key);
+    }
+  }
+
+  async readBuffer(key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (err) {
+      throw notFoundOr(err, key);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await stat(this.pathOf(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    await rm(this.pathOf(prefix), { force: true, recursive: true });
+  }
+
+  /** Keys come from our own ids, but refuse anything that could escape the root anyway. */
+  private pathOf(key: string): string {
+    if (!/^[A-Za-z0-9_\-./]+$/.test(key) || key.split('/').some((p) => p === '..' || p === '.' || p === '')) {
+      throw new Error(`invalid blob key: ${key}`);
+    }
+    return path.join(this.root, key);
+  }
+
+  private async tempPath(): Promise<string> {
+    const dir = path.join(this.root, '.tmp');
+    await mkdir(dir, { recursive: true });
+    return path.join(dir, randomBytes(12).toString('hex'));
+  }
+}
+
+function notFoundOr(err: unknown, key: string): unknown {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT' ? new BlobNotFoundError(`no blob ${key}`) : err;
+}

@@ -1,0 +1,76 @@
+/**
+ * `npm test`: runs every test file with node:test against a real PostgreSQL —
+ * TEST_DATABASE_URL when set, otherwise one embedded server started for the run.
+ * A migrated template database is made once; each test file clones its own.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { embeddedUrl, migrate, startEmbeddedPostgres } from '@imgkit/db';
+import pg from 'pg';
+
+const TEMPLATE = 'imgkit_test_template';
+const patterns = process.argv.slice(2).length
+  ? process.argv.slice(2)
+  : ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function prepareTemplate(adminUrl: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${TEMPLATE}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${TEMPLATE}`;
+  await migrate(url.toString());
+}
+
+let adminUrl = process.env.TEST_DATABASE_URL;
+let stopEmbedded: (() => Promise<void>) | undefined;
+let tmp: string | undefined;
+if (!adminUrl) {
+  tmp = await mkdtemp(path.join(tmpdir(), 'imgkit-test-pg-'));
+  const port = await freePort();
+  const server = await startEmbeddedPostgres({ dataDir: tmp, port, ephemeral: true });
+  adminUrl = embeddedUrl(port);
+  stopEmbedded = () => server.stop();
+  process.stdout.write(`# embedded PostgreSQL on port ${port}\n`);
+} else {
+  process.stdout.write('# using TEST_DATABASE_URL\n');
+}
+
+let code = 1;
+try {
+  await prepareTemplate(adminUrl);
+  code = await new Promise<number>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 4}`, ...patterns],
+      {
+        stdio: 'inherit',
+        env: { ...process.env, IMGKIT_TEST_ADMIN_URL: adminUrl, IMGKIT_TEST_TEMPLATE: TEMPLATE, LOG_LEVEL: 'silent' },
+      },
+    );
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+} finally {
+  await stopEmbedded?.();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+}
+process.exit(code);
