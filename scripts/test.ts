@@ -61,10 +61,20 @@ try {
   code = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 4}`, ...patterns],
+      [
+        '--test',
+        '--test-reporter=spec',
+        `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 4}`,
+        ...patterns,
+      ],
       {
         stdio: 'inherit',
-        env: { ...process.env, IMGKIT_TEST_ADMIN_URL: adminUrl, IMGKIT_TEST_TEMPLATE: TEMPLATE, LOG_LEVEL: 'silent' },
+        env: {
+          ...process.env,
+          IMGKIT_TEST_ADMIN_URL: adminUrl,
+          IMGKIT_TEST_TEMPLATE: TEMPLATE,
+          LOG_LEVEL: 'silent',
+        },
       },
     );
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));

@@ -1,13 +1,13 @@
-import type { AddressInfo } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { createApp } from '@imgkit/api/app';
 import { createAccount, createApiKey } from '@imgkit/auth';
+import type { Pool } from '@imgkit/db';
 import { createLogger } from '@imgkit/log';
 import { LocalBlobStore } from '@imgkit/storage';
-import type { Pool } from '@imgkit/db';
 
 export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789';
 

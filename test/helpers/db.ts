@@ -10,7 +10,8 @@ export interface TestDatabase {
 
 function adminUrl(): string {
   const url = process.env.IMGKIT_TEST_ADMIN_URL;
-  if (!url) throw new Error('run tests through `npm test` (it prepares the database), or set IMGKIT_TEST_ADMIN_URL');
+  if (!url)
+    throw new Error('run tests through `npm test` (it prepares the database), or set IMGKIT_TEST_ADMIN_URL');
   return url;
 }
 

@@ -105,7 +105,13 @@ test('malformed JSON and oversized JSON are problems, not 500s', async () => {
 
 test('malformed and wrong-prefix ids answer 404 problem+json', async () => {
   const { auth } = await newAccountWithKey(db.pool);
-  for (const id of ['nope', 'acc_3MRvlZzV7CPKcXEOQQNT0sPNOjO', 'img_', 'img_zzzzzzzzzzzzzzzzzzzzzzzzzzz', '%00']) {
+  for (const id of [
+    'nope',
+    'acc_3MRvlZzV7CPKcXEOQQNT0sPNOjO',
+    'img_',
+    'img_zzzzzzzzzzzzzzzzzzzzzzzzzzz',
+    '%00',
+  ]) {
     const res = await fetch(`${api.base}/v1/images/${id}`, { headers: auth });
     assert.equal(res.status, 404, id);
     await problemOf(res);
@@ -113,7 +119,10 @@ test('malformed and wrong-prefix ids answer 404 problem+json', async () => {
 });
 
 function runProcess(entry: string, env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [entry], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [entry], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => {
     out += d;

@@ -41,7 +41,8 @@ test('accounts and keys: create, list, revoke, each printing one JSON object', a
 test('usage errors exit 2 with a JSON error under --json', async () => {
   await assert.rejects(
     run(process.execPath, ['apps/cli/bin/imgkit.js', 'keys', 'create', '--json'], { env }),
-    (err: { code: number; stdout: string }) => err.code === 2 && JSON.parse(err.stdout).error.message.includes('--account'),
+    (err: { code: number; stdout: string }) =>
+      err.code === 2 && JSON.parse(err.stdout).error.message.includes('--account'),
   );
 });
 

@@ -41,6 +41,8 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`imgkit worker: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `imgkit worker: failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -77,7 +77,10 @@ export interface LocalSecrets {
   urlSigningKey: string;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, localSecrets?: LocalSecrets): Readonly<Config> {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  localSecrets?: LocalSecrets,
+): Readonly<Config> {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -91,7 +94,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, localSecrets?: 
   const usesLocalSecrets = e.NODE_ENV !== 'production' && localSecrets !== undefined;
   for (const name of ['SECRET_KEY', 'URL_SIGNING_KEY'] as const) {
     if (!e[name] && !usesLocalSecrets) {
-      throw new ConfigError(`invalid configuration: ${name} is required (at least 32 characters) in production`);
+      throw new ConfigError(
+        `invalid configuration: ${name} is required (at least 32 characters) in production`,
+      );
     }
   }
   if (e.STORAGE === 's3' && !e.S3_BUCKET) {

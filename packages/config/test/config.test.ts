@@ -31,7 +31,11 @@ test('a bad value names the variable and the reason in one line', () => {
 
 test('production requires real secrets', () => {
   assert.throws(() => loadConfig({ NODE_ENV: 'production' }, secrets), /SECRET_KEY/);
-  const c = loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(40), URL_SIGNING_KEY: 'u'.repeat(40) });
+  const c = loadConfig({
+    NODE_ENV: 'production',
+    SECRET_KEY: 'k'.repeat(40),
+    URL_SIGNING_KEY: 'u'.repeat(40),
+  });
   assert.equal(c.secretKey, 'k'.repeat(40));
 });
 

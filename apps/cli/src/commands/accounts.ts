@@ -1,9 +1,20 @@
-import { createAccount, createApiKey, getAccount, listAccounts, listApiKeys, revokeApiKey } from '@imgkit/auth';
+import {
+  createAccount,
+  createApiKey,
+  getAccount,
+  listAccounts,
+  listApiKeys,
+  revokeApiKey,
+} from '@imgkit/auth';
 import { withTransaction } from '@imgkit/db';
 import { isId } from '@imgkit/ids';
 import { CliError, type Output, withDatabase } from '../output.ts';
 
-export async function runAccounts(out: Output, sub: string | undefined, opts: { name?: string }): Promise<void> {
+export async function runAccounts(
+  out: Output,
+  sub: string | undefined,
+  opts: { name?: string },
+): Promise<void> {
   if (sub === 'create') {
     if (!opts.name) throw new CliError('accounts create needs --name NAME');
     const name = opts.name;
@@ -44,7 +55,9 @@ export async function runKeys(
         const keys = await listApiKeys(pool, accountId);
         out.print(
           keys
-            .map((k) => `${k.id}  ${k.display_prefix}  ${k.name ?? ''}  ${k.revoked_at ? 'revoked' : 'active'}`)
+            .map(
+              (k) => `${k.id}  ${k.display_prefix}  ${k.name ?? ''}  ${k.revoked_at ? 'revoked' : 'active'}`,
+            )
             .join('\n') || '(no keys)',
           { keys },
         );

@@ -27,7 +27,8 @@ interface DevAccount {
 export async function runDev(): Promise<void> {
   const config = loadConfigOrExit();
   const say = (line: string) => process.stdout.write(`[imgkit] ${line}\n`);
-  if (config.embeddedDatabase) say(`starting embedded PostgreSQL in ${path.join(config.dataDir, 'postgres')}`);
+  if (config.embeddedDatabase)
+    say(`starting embedded PostgreSQL in ${path.join(config.dataDir, 'postgres')}`);
   const db = await resolveDatabase(config);
   await migrate(db.url);
   const { account, key } = await ensureDevAccount(db.url, config.dataDir, config.secretKey);
@@ -35,7 +36,9 @@ export async function runDev(): Promise<void> {
   const env = { ...process.env, DATABASE_URL: db.url, DATA_DIR: config.dataDir };
   const children: ChildProcess[] = [];
   const listening = new Promise<number>((resolve) => {
-    children.push(startChild('api', PROCESSES.api, env, (msg) => msg.type === 'listening' && resolve(msg.port)));
+    children.push(
+      startChild('api', PROCESSES.api, env, (msg) => msg.type === 'listening' && resolve(msg.port)),
+    );
   });
   children.push(startChild('worker', PROCESSES.worker, env, () => {}));
 
@@ -82,10 +85,15 @@ function startChild(
   onMessage: (msg: { type: string; port: number }) => void,
 ): ChildProcess {
   // Own process group: Ctrl-C reaches only us, and we stop the children exactly once.
-  const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+  const child = spawn(process.execPath, [entry], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    detached: true,
+  });
   const prefix = `[${label}]`.padEnd(9);
   for (const stream of [child.stdout, child.stderr]) {
-    if (stream) createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix}${line}\n`));
+    if (stream)
+      createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix}${line}\n`));
   }
   child.on('message', (m) => onMessage(m as { type: string; port: number }));
   return child;

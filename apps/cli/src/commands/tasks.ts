@@ -9,7 +9,9 @@ export async function runTasks(out: Output, sub: string | undefined, id: string 
       const lines = stats.map(
         (s) =>
           `${s.kind.padEnd(18)} ${s.status.padEnd(10)} ${String(s.count).padStart(8)}` +
-          (s.oldest_ready_age_seconds !== null ? `   oldest ready: ${s.oldest_ready_age_seconds.toFixed(1)} s` : ''),
+          (s.oldest_ready_age_seconds !== null
+            ? `   oldest ready: ${s.oldest_ready_age_seconds.toFixed(1)} s`
+            : ''),
       );
       out.print(lines.join('\n') || '(no tasks)', { stats });
     });
