@@ -11,6 +11,7 @@ export { type ErrorRecord, permanentError, retryableError, TaskError, toErrorRec
 export { CHANNEL } from './queries.ts';
 export {
   type ClaimedTask,
+  type QueueLogger,
   type TaskContext,
   type TaskHandler,
   type TaskKindDefinition,

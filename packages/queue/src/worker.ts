@@ -163,7 +163,7 @@ export class Worker {
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
     const allDone = Promise.allSettled([...this.running.values()].map((r) => r.done));
-    const timer = sleep(deadlineMs, 'timeout' as const);
+    const timer = sleep(deadlineMs, 'timeout' as const, { ref: false });
     if ((await Promise.race([allDone, timer])) === 'timeout' && this.running.size > 0) {
       const ids = [...this.running.keys()];
       for (const r of this.running.values())
@@ -470,7 +470,8 @@ export class Worker {
     }
   }
 
-  private async prune(): Promise<void> {
+  /** Deletes finished tasks older than the retention, in small batches. */
+  async prune(): Promise<void> {
     try {
       let deleted = PRUNE_BATCH;
       while (deleted === PRUNE_BATCH && !this.stopping) {

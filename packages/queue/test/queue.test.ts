@@ -1,0 +1,313 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { createPool, query, sql, withTransaction } from '@imgkit/db';
+import { backoffDelayMs, enqueue, permanentError, requeueFailedTask, retryableError, taskStats } from '@imgkit/queue';
+import { freshDatabase } from '../../../test/helpers/db.ts';
+import { eventually, makeWorker, statusCounts } from './helpers.ts';
+
+const db = await freshDatabase();
+await db.pool.query('CREATE TABLE effects (task_id text NOT NULL, worker text NOT NULL, at timestamptz DEFAULT now())');
+const recordEffect = sql('test.effect', 'INSERT INTO effects (task_id, worker) VALUES ($1, $2)');
+
+async function enqueueMany(kind: string, n: number, payload: (i: number) => unknown = (i) => ({ i })) {
+  await withTransaction(db.pool, async (tx) => {
+    for (let i = 0; i < n; i++) await enqueue(tx, { kind, payload: payload(i) });
+  });
+}
+
+test('full-jitter backoff stays within [0, min(cap, base·2^(n-1)))', () => {
+  const policy = { baseMs: 100, capMs: 1000 };
+  assert.equal(backoffDelayMs(1, policy, () => 0.999999), 99);
+  assert.equal(backoffDelayMs(3, policy, () => 0.5), 200);
+  assert.equal(backoffDelayMs(10, policy, () => 0.999999), 999);
+  assert.equal(backoffDelayMs(4, policy, () => 0), 0);
+});
+
+test('4 workers × 2,000 tasks: every side effect happens exactly once', async () => {
+  const pools = Array.from({ length: 4 }, () => createPool({ connectionString: db.url, max: 6 }));
+  const workers = pools.map((pool, w) =>
+    makeWorker(
+      pool,
+      db.url,
+      [{ kind: 'effect', handler: async (_p, ctx) => void (await query(pool, recordEffect, [ctx.task.id, `w${w}`])) }],
+      { concurrency: 8 },
+    ),
+  );
+  await Promise.all(workers.map((w) => w.start()));
+  await enqueueMany('effect', 2000);
+  await eventually(async () => (await statusCounts(db.pool, 'effect')).completed === 2000, '2000 completed');
+  await Promise.all(workers.map((w) => w.stop()));
+  await Promise.all(pools.map((p) => p.end()));
+  const r = await db.pool.query(
+    "SELECT count(*)::int AS n, count(DISTINCT task_id)::int AS d, count(DISTINCT worker)::int AS w FROM effects e JOIN tasks t ON t.id = e.task_id WHERE t.kind = 'effect'",
+  );
+  assert.deepEqual(r.rows[0], { n: 2000, d: 2000, w: 4 });
+});
+
+test('a worker killed with SIGKILL mid-task: another worker re-runs its tasks after the lease expires', async () => {
+  await enqueueMany('slow', 3);
+  const child = spawn(process.execPath, [new URL('./fixtures/slow-worker.ts', import.meta.url).pathname], {
+    env: { ...process.env, QUEUE_TEST_DB_URL: db.url, QUEUE_TEST_LEASE_MS: '1000' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  await eventually(async () => (out.match(/started/g) ?? []).length === 3, 'child started 3 tasks');
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  assert.equal((await statusCounts(db.pool, 'slow')).running, 3, 'still running under the dead lease');
+
+  const reran: string[] = [];
+  const rescuer = makeWorker(db.pool, db.url, [
+    {
+      kind: 'slow',
+      handler: async (_p, ctx) => {
+        reran.push(ctx.task.id);
+      },
+    },
+  ]);
+  await rescuer.start();
+  await eventually(async () => (await statusCounts(db.pool, 'slow')).completed === 3, 'rescued tasks completed');
+  await rescuer.stop();
+  assert.equal(reran.length, 3);
+  const rows = await db.pool.query("SELECT attempts, status FROM tasks WHERE kind = 'slow'");
+  assert.ok(rows.rows.every((r) => r.attempts === 2 && r.status === 'completed'));
+});
+
+test('fails k times then succeeds: attempts = k + 1 and run_at gaps follow the backoff formula', async () => {
+  const k = 3;
+  const policy = { baseMs: 40, capMs: 100 };
+  const gaps: number[] = [];
+  const worker = makeWorker(
+    db.pool,
+    db.url,
+    [
+      {
+        kind: 'flaky',
+        backoff: policy,
+        handler: async (_p, ctx) => {
+          if (ctx.task.attempts <= k) throw retryableError('upstream_503', `attempt ${ctx.task.attempts}`);
+        },
+        // now() is the transaction's timestamp, the same one the retry UPDATE used.
+        onRetry: async (tx, _task, _err, runAt) => {
+          const [{ now }] = await query<{ now: Date }>(tx, sql('test.now', 'SELECT now()'));
+          gaps.push(runAt.getTime() - now.getTime());
+        },
+      },
+    ],
+    { random: () => 0.999999 },
+  );
+  await worker.start();
+  const { id } = (await enqueue(db.pool, { kind: 'flaky', maxAttempts: 10 }))!;
+  await eventually(async () => (await statusCounts(db.pool, 'flaky')).completed === 1, 'flaky completed');
+  await worker.stop();
+  const [task] = (await db.pool.query('SELECT attempts, status, last_error FROM tasks WHERE id = $1', [id])).rows;
+  assert.equal(task.attempts, k + 1);
+  assert.equal(task.last_error.code, 'upstream_503', 'the last error is kept for inspection');
+  const expected = [1, 2, 3].map((n) => backoffDelayMs(n, policy, () => 0.999999));
+  assert.deepEqual(expected, [39, 79, 99]);
+  assert.deepEqual(gaps, expected);
+});
+
+test('a permanent error fails at once; exhausting max_attempts fails with the last error', async () => {
+  const finalFailures: string[] = [];
+  const worker = makeWorker(
+    db.pool,
+    db.url,
+    [
+      {
+        kind: 'doomed',
+        handler: async () => {
+          throw permanentError('not_an_image', 'the bytes are HTML');
+        },
+        onFinalFailure: async (_tx, task, err) => void finalFailures.push(`${task.id}:${err.code}`),
+      },
+      {
+        kind: 'tired',
+        backoff: { baseMs: 1, capMs: 5 },
+        handler: async (_p, ctx) => {
+          throw retryableError('timeout', `attempt ${ctx.task.attempts} timed out`);
+        },
+        onFinalFailure: async (_tx, task, err) => void finalFailures.push(`${task.id}:${err.code}`),
+      },
+    ],
+  );
+  await worker.start();
+  const doomed = (await enqueue(db.pool, { kind: 'doomed', maxAttempts: 5 }))!;
+  const tired = (await enqueue(db.pool, { kind: 'tired', maxAttempts: 3 }))!;
+  await eventually(
+    async () => (await statusCounts(db.pool, 'doomed')).failed === 1 && (await statusCounts(db.pool, 'tired')).failed === 1,
+    'both failed',
+  );
+  await worker.stop();
+  const rows = (await db.pool.query('SELECT id, attempts, last_error FROM tasks WHERE id = ANY($1)', [[doomed.id, tired.id]]))
+    .rows;
+  const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+  assert.equal(byId[doomed.id].attempts, 1);
+  assert.deepEqual(byId[doomed.id].last_error, { code: 'not_an_image', message: 'the bytes are HTML' });
+  assert.equal(byId[tired.id].attempts, 3);
+  assert.equal(byId[tired.id].last_error.message, 'attempt 3 timed out');
+  assert.deepEqual(finalFailures.sort(), [`${doomed.id}:not_an_image`, `${tired.id}:timeout`].sort());
+
+  // An operator can requeue a failed task.
+  assert.ok(await requeueFailedTask(db.pool, doomed.id));
+  assert.equal((await statusCounts(db.pool, 'doomed')).pending, 1);
+  await db.pool.query('DELETE FROM tasks WHERE id = $1', [doomed.id]);
+});
+
+test('pg_terminate_backend on every worker connection mid-run: the run completes and work continues', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const pool = createPool({ connectionString: db.url, max: 4 });
+  const ran: string[] = [];
+  const worker = makeWorker(pool, db.url, [
+    {
+      kind: 'gated',
+      handler: async (_p, ctx) => {
+        await gate;
+        ran.push(ctx.task.id);
+      },
+    },
+  ]);
+  await worker.start();
+  await enqueue(db.pool, { kind: 'gated' });
+  await eventually(async () => (await statusCounts(db.pool, 'gated')).running === 1, 'task running');
+  const killed = await db.pool.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+     WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name IN ('imgkit', 'imgkit-listener')`,
+  );
+  assert.ok(killed.rowCount! >= 1);
+  // The test's own pool lost its connections too; it reconnects on the next query.
+  release();
+  await eventually(
+    async () => (await statusCounts(db.pool, 'gated').catch(() => ({}) as Record<string, number>)).completed === 1,
+    'completed after reconnect',
+  );
+  await enqueue(db.pool, { kind: 'gated' });
+  await eventually(async () => (await statusCounts(db.pool, 'gated')).completed === 2, 'a new task after reconnect');
+  await worker.stop();
+  await pool.end();
+  assert.equal(ran.length, 2);
+});
+
+test('graceful shutdown: finished tasks complete, unfinished ones are handed back and nothing stays running', async () => {
+  const worker = makeWorker(db.pool, db.url, [
+    {
+      kind: 'mixed',
+      handler: async (payload, ctx) => {
+        const { ms } = payload as { ms: number };
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(resolve, ms);
+          ctx.signal.addEventListener('abort', () => {
+            clearTimeout(t);
+            reject(ctx.signal.reason);
+          });
+        });
+      },
+    },
+  ]);
+  await worker.start();
+  await withTransaction(db.pool, async (tx) => {
+    await enqueue(tx, { kind: 'mixed', payload: { ms: 50 } });
+    await enqueue(tx, { kind: 'mixed', payload: { ms: 60_000 } });
+    await enqueue(tx, { kind: 'mixed', payload: { ms: 60_000 } });
+  });
+  await eventually(async () => (await statusCounts(db.pool, 'mixed')).running === 3, 'three running');
+  await worker.stop(300);
+  const counts = await statusCounts(db.pool, 'mixed');
+  assert.deepEqual(counts, { completed: 1, pending: 2 });
+  const handedBack = await db.pool.query("SELECT attempts FROM tasks WHERE kind = 'mixed' AND status = 'pending'");
+  assert.ok(handedBack.rows.every((r) => r.attempts === 0), 'a shutdown does not use up an attempt');
+  await db.pool.query("DELETE FROM tasks WHERE kind = 'mixed'");
+});
+
+test('a notification that never arrives: the task still runs by polling', async () => {
+  const ran: string[] = [];
+  const worker = makeWorker(
+    db.pool,
+    undefined as unknown as string,
+    [{ kind: 'quiet', handler: async (_p, ctx) => void ran.push(ctx.task.id) }],
+    { pollIntervalMs: 150, listenConnectionString: undefined },
+  );
+  await worker.start();
+  await new Promise((r) => setTimeout(r, 50));
+  const t = (await enqueue(db.pool, { kind: 'quiet', notify: false }))!;
+  await eventually(async () => ran.includes(t.id), 'polled task ran');
+  await worker.stop();
+});
+
+test('a scheduled task starts no earlier than its run_at, without polling for it', async () => {
+  let startedAt = 0;
+  const worker = makeWorker(
+    db.pool,
+    db.url,
+    [
+      {
+        kind: 'later',
+        handler: async () => {
+          startedAt = Date.now();
+        },
+      },
+    ],
+    { pollIntervalMs: 60_000 },
+  );
+  await worker.start();
+  const runAt = new Date(Date.now() + 400);
+  await enqueue(db.pool, { kind: 'later', runAt });
+  await eventually(async () => startedAt > 0, 'scheduled task ran');
+  await worker.stop();
+  assert.ok(startedAt >= runAt.getTime() - 5, 'not before run_at');
+});
+
+test('a worker that lost its lease cannot overwrite the new holder’s result', async () => {
+  let releaseA!: () => void;
+  const gateA = new Promise<void>((r) => {
+    releaseA = r;
+  });
+  const a = makeWorker(db.pool, db.url, [{ kind: 'fenced', handler: () => gateA }], { workerId: 'A', leaseMs: 60_000 });
+  await a.start();
+  const t = (await enqueue(db.pool, { kind: 'fenced' }))!;
+  await eventually(async () => (await statusCounts(db.pool, 'fenced')).running === 1, 'A holds it');
+  // A stalls past its lease (simulated), B reclaims and fails it permanently.
+  await db.pool.query("UPDATE tasks SET locked_until = now() - interval '1 second' WHERE id = $1", [t.id]);
+  const b = makeWorker(
+    db.pool,
+    db.url,
+    [
+      {
+        kind: 'fenced',
+        handler: async () => {
+          throw permanentError('b_result', 'B decided');
+        },
+      },
+    ],
+    { workerId: 'B' },
+  );
+  await b.start();
+  await eventually(async () => (await statusCounts(db.pool, 'fenced')).failed === 1, 'B finished it');
+  releaseA(); // A's handler now "succeeds" — its completion must not apply.
+  await a.stop();
+  await b.stop();
+  const [row] = (await db.pool.query('SELECT status, last_error FROM tasks WHERE id = $1', [t.id])).rows;
+  assert.equal(row.status, 'failed');
+  assert.equal(row.last_error.code, 'b_result');
+});
+
+test('finished tasks are pruned after the retention; stats and dedupe keys work', async () => {
+  await db.pool.query("UPDATE tasks SET finished_at = now() - interval '2 hours' WHERE kind = 'effect'");
+  const worker = makeWorker(db.pool, db.url, [], { retentionMs: 3600_000 });
+  await worker.prune();
+  assert.deepEqual(await statusCounts(db.pool, 'effect'), {});
+  const first = await enqueue(db.pool, { kind: 'dedupe', dedupeKey: 'only-one' });
+  const second = await enqueue(db.pool, { kind: 'dedupe', dedupeKey: 'only-one' });
+  assert.ok(first);
+  assert.equal(second, undefined);
+  const stats = await taskStats(db.pool);
+  assert.ok(stats.some((s) => s.kind === 'dedupe' && s.status === 'pending' && s.count === 1));
+});
