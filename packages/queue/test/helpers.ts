@@ -10,7 +10,12 @@ export const silentLogger: QueueLogger = {
   child: () => silentLogger,
 };
 
-export function makeWorker(pool: Pool, url: string, kinds: TaskKindDefinition[], opts: Partial<WorkerOptions> = {}) {
+export function makeWorker(
+  pool: Pool,
+  url: string,
+  kinds: TaskKindDefinition[],
+  opts: Partial<WorkerOptions> = {},
+) {
   return new Worker({
     pool,
     listenConnectionString: url,
@@ -24,7 +29,11 @@ export function makeWorker(pool: Pool, url: string, kinds: TaskKindDefinition[],
 }
 
 /** Polls `check` until it returns true; the limit only bounds a broken test, nothing asserts on time. */
-export async function eventually(check: () => Promise<boolean>, what: string, limitMs = 30_000): Promise<void> {
+export async function eventually(
+  check: () => Promise<boolean>,
+  what: string,
+  limitMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + limitMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
@@ -33,6 +42,8 @@ export async function eventually(check: () => Promise<boolean>, what: string, li
 }
 
 export async function statusCounts(pool: Pool, kind: string): Promise<Record<string, number>> {
-  const r = await pool.query('SELECT status, count(*)::int AS n FROM tasks WHERE kind = $1 GROUP BY status', [kind]);
+  const r = await pool.query('SELECT status, count(*)::int AS n FROM tasks WHERE kind = $1 GROUP BY status', [
+    kind,
+  ]);
   return Object.fromEntries(r.rows.map((row) => [row.status, row.n]));
 }

@@ -3,12 +3,21 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { createPool, query, sql, withTransaction } from '@imgkit/db';
-import { backoffDelayMs, enqueue, permanentError, requeueFailedTask, retryableError, taskStats } from '@imgkit/queue';
+import {
+  backoffDelayMs,
+  enqueue,
+  permanentError,
+  requeueFailedTask,
+  retryableError,
+  taskStats,
+} from '@imgkit/queue';
 import { freshDatabase } from '../../../test/helpers/db.ts';
 import { eventually, makeWorker, statusCounts } from './helpers.ts';
 
 const db = await freshDatabase();
-await db.pool.query('CREATE TABLE effects (task_id text NOT NULL, worker text NOT NULL, at timestamptz DEFAULT now())');
+await db.pool.query(
+  'CREATE TABLE effects (task_id text NOT NULL, worker text NOT NULL, at timestamptz DEFAULT now())',
+);
 const recordEffect = sql('test.effect', 'INSERT INTO effects (task_id, worker) VALUES ($1, $2)');
 
 async function enqueueMany(kind: string, n: number, payload: (i: number) => unknown = (i) => ({ i })) {
@@ -19,10 +28,22 @@ async function enqueueMany(kind: string, n: number, payload: (i: number) => unkn
 
 test('full-jitter backoff stays within [0, min(cap, base·2^(n-1)))', () => {
   const policy = { baseMs: 100, capMs: 1000 };
-  assert.equal(backoffDelayMs(1, policy, () => 0.999999), 99);
-  assert.equal(backoffDelayMs(3, policy, () => 0.5), 200);
-  assert.equal(backoffDelayMs(10, policy, () => 0.999999), 999);
-  assert.equal(backoffDelayMs(4, policy, () => 0), 0);
+  assert.equal(
+    backoffDelayMs(1, policy, () => 0.999999),
+    99,
+  );
+  assert.equal(
+    backoffDelayMs(3, policy, () => 0.5),
+    200,
+  );
+  assert.equal(
+    backoffDelayMs(10, policy, () => 0.999999),
+    999,
+  );
+  assert.equal(
+    backoffDelayMs(4, policy, () => 0),
+    0,
+  );
 });
 
 test('4 workers × 2,000 tasks: every side effect happens exactly once', async () => {
@@ -31,7 +52,12 @@ test('4 workers × 2,000 tasks: every side effect happens exactly once', async (
     makeWorker(
       pool,
       db.url,
-      [{ kind: 'effect', handler: async (_p, ctx) => void (await query(pool, recordEffect, [ctx.task.id, `w${w}`])) }],
+      [
+        {
+          kind: 'effect',
+          handler: async (_p, ctx) => void (await query(pool, recordEffect, [ctx.task.id, `w${w}`])),
+        },
+      ],
       { concurrency: 8 },
     ),
   );
@@ -71,7 +97,10 @@ test('a worker killed with SIGKILL mid-task: another worker re-runs its tasks af
     },
   ]);
   await rescuer.start();
-  await eventually(async () => (await statusCounts(db.pool, 'slow')).completed === 3, 'rescued tasks completed');
+  await eventually(
+    async () => (await statusCounts(db.pool, 'slow')).completed === 3,
+    'rescued tasks completed',
+  );
   await rescuer.stop();
   assert.equal(reran.length, 3);
   const rows = await db.pool.query("SELECT attempts, status FROM tasks WHERE kind = 'slow'");
@@ -105,7 +134,8 @@ test('fails k times then succeeds: attempts = k + 1 and run_at gaps follow the b
   const { id } = (await enqueue(db.pool, { kind: 'flaky', maxAttempts: 10 }))!;
   await eventually(async () => (await statusCounts(db.pool, 'flaky')).completed === 1, 'flaky completed');
   await worker.stop();
-  const [task] = (await db.pool.query('SELECT attempts, status, last_error FROM tasks WHERE id = $1', [id])).rows;
+  const [task] = (await db.pool.query('SELECT attempts, status, last_error FROM tasks WHERE id = $1', [id]))
+    .rows;
   assert.equal(task.attempts, k + 1);
   assert.equal(task.last_error.code, 'upstream_503', 'the last error is kept for inspection');
   const expected = [1, 2, 3].map((n) => backoffDelayMs(n, policy, () => 0.999999));
@@ -115,37 +145,38 @@ test('fails k times then succeeds: attempts = k + 1 and run_at gaps follow the b
 
 test('a permanent error fails at once; exhausting max_attempts fails with the last error', async () => {
   const finalFailures: string[] = [];
-  const worker = makeWorker(
-    db.pool,
-    db.url,
-    [
-      {
-        kind: 'doomed',
-        handler: async () => {
-          throw permanentError('not_an_image', 'the bytes are HTML');
-        },
-        onFinalFailure: async (_tx, task, err) => void finalFailures.push(`${task.id}:${err.code}`),
+  const worker = makeWorker(db.pool, db.url, [
+    {
+      kind: 'doomed',
+      handler: async () => {
+        throw permanentError('not_an_image', 'the bytes are HTML');
       },
-      {
-        kind: 'tired',
-        backoff: { baseMs: 1, capMs: 5 },
-        handler: async (_p, ctx) => {
-          throw retryableError('timeout', `attempt ${ctx.task.attempts} timed out`);
-        },
-        onFinalFailure: async (_tx, task, err) => void finalFailures.push(`${task.id}:${err.code}`),
+      onFinalFailure: async (_tx, task, err) => void finalFailures.push(`${task.id}:${err.code}`),
+    },
+    {
+      kind: 'tired',
+      backoff: { baseMs: 1, capMs: 5 },
+      handler: async (_p, ctx) => {
+        throw retryableError('timeout', `attempt ${ctx.task.attempts} timed out`);
       },
-    ],
-  );
+      onFinalFailure: async (_tx, task, err) => void finalFailures.push(`${task.id}:${err.code}`),
+    },
+  ]);
   await worker.start();
   const doomed = (await enqueue(db.pool, { kind: 'doomed', maxAttempts: 5 }))!;
   const tired = (await enqueue(db.pool, { kind: 'tired', maxAttempts: 3 }))!;
   await eventually(
-    async () => (await statusCounts(db.pool, 'doomed')).failed === 1 && (await statusCounts(db.pool, 'tired')).failed === 1,
+    async () =>
+      (await statusCounts(db.pool, 'doomed')).failed === 1 &&
+      (await statusCounts(db.pool, 'tired')).failed === 1,
     'both failed',
   );
   await worker.stop();
-  const rows = (await db.pool.query('SELECT id, attempts, last_error FROM tasks WHERE id = ANY($1)', [[doomed.id, tired.id]]))
-    .rows;
+  const rows = (
+    await db.pool.query('SELECT id, attempts, last_error FROM tasks WHERE id = ANY($1)', [
+      [doomed.id, tired.id],
+    ])
+  ).rows;
   const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
   assert.equal(byId[doomed.id].attempts, 1);
   assert.deepEqual(byId[doomed.id].last_error, { code: 'not_an_image', message: 'the bytes are HTML' });
@@ -186,11 +217,15 @@ test('pg_terminate_backend on every worker connection mid-run: the run completes
   // The test's own pool lost its connections too; it reconnects on the next query.
   release();
   await eventually(
-    async () => (await statusCounts(db.pool, 'gated').catch(() => ({}) as Record<string, number>)).completed === 1,
+    async () =>
+      (await statusCounts(db.pool, 'gated').catch(() => ({}) as Record<string, number>)).completed === 1,
     'completed after reconnect',
   );
   await enqueue(db.pool, { kind: 'gated' });
-  await eventually(async () => (await statusCounts(db.pool, 'gated')).completed === 2, 'a new task after reconnect');
+  await eventually(
+    async () => (await statusCounts(db.pool, 'gated')).completed === 2,
+    'a new task after reconnect',
+  );
   await worker.stop();
   await pool.end();
   assert.equal(ran.length, 2);
@@ -222,8 +257,13 @@ test('graceful shutdown: finished tasks complete, unfinished ones are handed bac
   await worker.stop(300);
   const counts = await statusCounts(db.pool, 'mixed');
   assert.deepEqual(counts, { completed: 1, pending: 2 });
-  const handedBack = await db.pool.query("SELECT attempts FROM tasks WHERE kind = 'mixed' AND status = 'pending'");
-  assert.ok(handedBack.rows.every((r) => r.attempts === 0), 'a shutdown does not use up an attempt');
+  const handedBack = await db.pool.query(
+    "SELECT attempts FROM tasks WHERE kind = 'mixed' AND status = 'pending'",
+  );
+  assert.ok(
+    handedBack.rows.every((r) => r.attempts === 0),
+    'a shutdown does not use up an attempt',
+  );
   await db.pool.query("DELETE FROM tasks WHERE kind = 'mixed'");
 });
 
@@ -270,7 +310,10 @@ test('a worker that lost its lease cannot overwrite the new holder’s result', 
   const gateA = new Promise<void>((r) => {
     releaseA = r;
   });
-  const a = makeWorker(db.pool, db.url, [{ kind: 'fenced', handler: () => gateA }], { workerId: 'A', leaseMs: 60_000 });
+  const a = makeWorker(db.pool, db.url, [{ kind: 'fenced', handler: () => gateA }], {
+    workerId: 'A',
+    leaseMs: 60_000,
+  });
   await a.start();
   const t = (await enqueue(db.pool, { kind: 'fenced' }))!;
   await eventually(async () => (await statusCounts(db.pool, 'fenced')).running === 1, 'A holds it');

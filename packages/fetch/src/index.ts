@@ -1,0 +1,10 @@
+export { isPublicAddress } from './address.ts';
+export { FetchError, type FetchErrorCode } from './errors.ts';
+export {
+  DEFAULT_USER_AGENT,
+  type FetchOptions,
+  type Lookup,
+  SafeFetcher,
+  type SafeFetcherOptions,
+  type SafeResponse,
+} from './safe-fetch.ts';

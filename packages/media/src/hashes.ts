@@ -1,0 +1,193 @@
+/**
+ * pHash and dHash exactly as Python's imagehash computes them (Pillow's
+ * `convert('L')` then `resize(…, LANCZOS)`), so values interoperate with the
+ * Python ecosystem. The greyscale conversion and the resampler reproduce
+ * Pillow's integer arithmetic (Convert.c, Resample.c) rather than approximating it.
+ */
+
+/** Raw decoded pixels, 8 bits per channel, rows top to bottom. */
+export interface RawPixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+/** Pillow's `convert('L')`: ITU-R 601-2 luma in 16-bit fixed point (L24). Alpha is ignored, as Pillow does. */
+export function toPillowGrey(px: RawPixels): Uint8Array {
+  const n = px.width * px.height;
+  const out = new Uint8Array(n);
+  const { data, channels } = px;
+  if (channels <= 2) {
+    for (let i = 0; i < n; i++) out[i] = data[i * channels];
+    return out;
+  }
+  for (let i = 0, j = 0; i < n; i++, j += channels) {
+    out[i] = (data[j] * 19595 + data[j + 1] * 38470 + data[j + 2] * 7471 + 0x8000) >>> 16;
+  }
+  return out;
+}
+
+const PRECISION_BITS = 32 - 8 - 2;
+const LANCZOS_SUPPORT = 3;
+
+function sinc(x: number): number {
+  if (x === 0) return 1;
+  const px = x * Math.PI;
+  return Math.sin(px) / px;
+}
+
+function lanczos(x: number): number {
+  return x >= -LANCZOS_SUPPORT && x < LANCZOS_SUPPORT ? sinc(x) * sinc(x / LANCZOS_SUPPORT) : 0;
+}
+
+interface Coefficients {
+  ksize: number;
+  bounds: Int32Array; // [xmin, count] per output pixel
+  kk: Float64Array; // fixed-point coefficients (integers stored in doubles)
+}
+
+/** Pillow's precompute_coeffs + normalize_coeffs_8bpc. */
+function coefficients(inSize: number, outSize: number): Coefficients {
+  const scale = inSize / outSize;
+  const filterscale = Math.max(1, scale);
+  const support = LANCZOS_SUPPORT * filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const kk = new Float64Array(outSize * ksize);
+  const bounds = new Int32Array(outSize * 2);
+  const ss = 1 / filterscale;
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    let xmin = Math.trunc(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    let xmax = Math.trunc(center + support + 0.5);
+    if (xmax > inSize) xmax = inSize;
+    xmax -= xmin;
+    const k = new Float64Array(xmax);
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) {
+      const w = lanczos((x + xmin - center + 0.5) * ss);
+      k[x] = w;
+      ww += w;
+    }
+    for (let x = 0; x < xmax; x++) {
+      const v = ww !== 0 ? k[x] / ww : k[x];
+      kk[xx * ksize + x] =
+        v < 0 ? Math.trunc(-0.5 + v * (1 << PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PRECISION_BITS));
+    }
+    bounds[xx * 2] = xmin;
+    bounds[xx * 2 + 1] = xmax;
+  }
+  return { ksize, bounds, kk };
+}
+
+function clip8(v: number): number {
+  if (v >= 2 ** (PRECISION_BITS + 8)) return 255;
+  if (v <= 0) return 0;
+  return Math.floor(v / 2 ** PRECISION_BITS);
+}
+
+/** Pillow's `resize((w, h), LANCZOS)` on a single-band 8-bit image: horizontal pass, then vertical. */
+export function pillowLanczosResize(
+  grey: Uint8Array,
+  width: number,
+  height: number,
+  outW: number,
+  outH: number,
+) {
+  let src = grey;
+  let w = width;
+  if (outW !== width) {
+    const c = coefficients(width, outW);
+    const tmp = new Uint8Array(outW * height);
+    for (let y = 0; y < height; y++) {
+      const row = y * width;
+      for (let xx = 0; xx < outW; xx++) {
+        const xmin = c.bounds[xx * 2];
+        const count = c.bounds[xx * 2 + 1];
+        const base = xx * c.ksize;
+        let ss = 2 ** (PRECISION_BITS - 1);
+        for (let x = 0; x < count; x++) ss += src[row + xmin + x] * c.kk[base + x];
+        tmp[y * outW + xx] = clip8(ss);
+      }
+    }
+    src = tmp;
+    w = outW;
+  }
+  if (outH !== height) {
+    const c = coefficients(height, outH);
+    const out = new Uint8Array(w * outH);
+    for (let yy = 0; yy < outH; yy++) {
+      const ymin = c.bounds[yy * 2];
+      const count = c.bounds[yy * 2 + 1];
+      const base = yy * c.ksize;
+      for (let x = 0; x < w; x++) {
+        let ss = 2 ** (PRECISION_BITS - 1);
+        for (let y = 0; y < count; y++) ss += src[(ymin + y) * w + x] * c.kk[base + y];
+        out[yy * w + x] = clip8(ss);
+      }
+    }
+    src = out;
+  }
+  return src;
+}
+
+function bitsToHex(bits: boolean[]): string {
+  let value = 0n;
+  for (const b of bits) value = (value << 1n) | (b ? 1n : 0n);
+  return value.toString(16).padStart(Math.ceil(bits.length / 4), '0');
+}
+
+/** scipy.fftpack.dct type II, unnormalised, along one axis of an N×N matrix. */
+function dct2(matrix: Float64Array, n: number, axis: 0 | 1): Float64Array {
+  const out = new Float64Array(n * n);
+  const cos = new Float64Array(n * n);
+  for (let k = 0; k < n; k++)
+    for (let i = 0; i < n; i++) cos[k * n + i] = Math.cos((Math.PI * k * (2 * i + 1)) / (2 * n));
+  for (let a = 0; a < n; a++) {
+    for (let k = 0; k < n; k++) {
+      let sum = 0;
+      for (let i = 0; i < n; i++)
+        sum += (axis === 0 ? matrix[i * n + a] : matrix[a * n + i]) * cos[k * n + i];
+      if (axis === 0) out[k * n + a] = 2 * sum;
+      else out[a * n + k] = 2 * sum;
+    }
+  }
+  return out;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** imagehash.phash(image, hash_size=8, highfreq_factor=4) as 16 hex chars. */
+export function phash(grey: Uint8Array, width: number, height: number): string {
+  const size = 32;
+  const small = pillowLanczosResize(grey, width, height, size, size);
+  const dct = dct2(dct2(Float64Array.from(small), size, 0), size, 1);
+  const low: number[] = [];
+  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) low.push(dct[y * size + x]);
+  const med = median(low);
+  return bitsToHex(low.map((v) => v > med));
+}
+
+/** imagehash.dhash(image, hash_size=8) as 16 hex chars. */
+export function dhash(grey: Uint8Array, width: number, height: number): string {
+  const small = pillowLanczosResize(grey, width, height, 9, 8);
+  const bits: boolean[] = [];
+  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) bits.push(small[y * 9 + x + 1] > small[y * 9 + x]);
+  return bitsToHex(bits);
+}
+
+/** Hamming distance between two 16-hex-char hashes. */
+export function hammingDistance(a: string, b: string): number {
+  let x = BigInt(`0x${a}`) ^ BigInt(`0x${b}`);
+  let n = 0;
+  while (x) {
+    n += Number(x & 1n);
+    x >>= 1n;
+  }
+  return n;
+}
