@@ -21,6 +21,7 @@ export interface AppDeps {
     uploadBytes: number;
     passthroughBytes: number;
     rateLimitPerMinute: number;
+    processImageMaxAttempts?: number;
   };
   variantPresets: readonly string[];
   isShuttingDown?: () => boolean;
@@ -68,7 +69,7 @@ export function createApp(deps: AppDeps): Express {
       maxUploadBytes: deps.limits.uploadBytes,
       maxPassthroughBytes: deps.limits.passthroughBytes,
       variantPresets: deps.variantPresets,
-      processImageMaxAttempts: 5,
+      processImageMaxAttempts: deps.limits.processImageMaxAttempts ?? 5,
     }),
   );
 

@@ -30,6 +30,7 @@ async function main() {
       uploadBytes: config.MAX_UPLOAD_BYTES,
       passthroughBytes: config.MAX_PASSTHROUGH_BYTES,
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+      processImageMaxAttempts: config.PROCESS_IMAGE_MAX_ATTEMPTS,
     },
     variantPresets: VARIANT_PRESETS,
     isShuttingDown: () => shuttingDown,

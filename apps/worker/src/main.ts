@@ -1,7 +1,10 @@
+import path from 'node:path';
 import { createPool, migrate } from '@imgkit/db';
+import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
 import { Worker } from '@imgkit/queue';
 import { loadConfigOrExit, onShutdownSignal, resolveDatabase } from '@imgkit/runtime';
+import { LocalBlobStore } from '@imgkit/storage';
 import { taskKinds } from './tasks/index.ts';
 
 async function main() {
@@ -15,10 +18,17 @@ async function main() {
     applicationName: 'imgkit-worker',
     onError: (err) => logger.warn({ err }, 'idle database client error'),
   });
+  const fetcher = new SafeFetcher({ allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS });
   const worker = new Worker({
     pool,
     listenConnectionString: config.WORKER_LISTEN ? db.url : undefined,
-    kinds: taskKinds({ config, pool, logger }),
+    kinds: taskKinds({
+      config,
+      pool,
+      logger,
+      storage: new LocalBlobStore(path.join(config.dataDir, 'blobs')),
+      fetcher,
+    }),
     concurrency: config.WORKER_CONCURRENCY,
     pollIntervalMs: config.WORKER_POLL_INTERVAL_MS,
     leaseMs: config.WORKER_LEASE_MS,
@@ -31,6 +41,7 @@ async function main() {
 
   const shutdown = async () => {
     await worker.stop(config.WORKER_SHUTDOWN_TIMEOUT_MS);
+    await fetcher.close();
     await pool.end();
     await db.embedded?.stop();
     logger.info('worker stopped');

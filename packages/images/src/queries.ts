@@ -35,3 +35,36 @@ export const Q = {
     'DELETE FROM images WHERE id = $1 AND account_id = $2 RETURNING id, storage_key',
   ),
 };
+
+/** Worker-side writes. */
+export const WorkerQ = {
+  markProcessing: sql(
+    'images.mark_processing',
+    `UPDATE images SET status = 'processing', attempts = $2, updated_at = now()
+     WHERE id = $1 AND status IN ('pending', 'processing') RETURNING id`,
+  ),
+  // Committed on its own right after the bytes are stored, so a retry never downloads them again.
+  recordOriginal: sql(
+    'images.record_original',
+    `UPDATE images SET storage_key = $2, checksum = $3, byte_size = $4, final_url = $5,
+       filename = coalesce(filename, $6), updated_at = now()
+     WHERE id = $1`,
+  ),
+  complete: sql(
+    'images.complete',
+    `UPDATE images SET status = 'completed', content_type = $2, width = $3, height = $4, orientation = $5,
+       format = $6, exif = $7, xmp = $8, iptc = $9, gps = $10, phash = $11, dhash = $12, palette = $13,
+       placeholder = $14, error_code = NULL, error_message = NULL, completed_at = now(), updated_at = now()
+     WHERE id = $1 RETURNING id`,
+  ),
+  fail: sql(
+    'images.fail',
+    `UPDATE images SET status = 'failed', error_code = $2, error_message = $3, attempts = $4, updated_at = now()
+     WHERE id = $1 RETURNING id`,
+  ),
+  retrying: sql(
+    'images.retrying',
+    `UPDATE images SET status = 'pending', error_code = $2, error_message = $3, attempts = $4, updated_at = now()
+     WHERE id = $1`,
+  ),
+};

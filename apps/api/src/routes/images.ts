@@ -1,6 +1,14 @@
 import { type Pool, query, queryOne, withTransaction } from '@imgkit/db';
 import { isId, newId } from '@imgkit/ids';
-import { type ImageRow, imageJson, imageListJson, imageQueries as Q, rawJsonMember } from '@imgkit/images';
+import {
+  type ImageRow,
+  imageJson,
+  imageListJson,
+  originalKey,
+  imageQueries as Q,
+  rawJsonMember,
+  variantsPrefix,
+} from '@imgkit/images';
 import { cancelTasksForSubject, enqueue } from '@imgkit/queue';
 import { BlobNotFoundError, type BlobStore } from '@imgkit/storage';
 import { type Request, type Response, Router } from 'express';
@@ -365,14 +373,6 @@ export function imagesRouter(deps: ImagesRouteDeps): Router {
   }
 
   return router;
-}
-
-export function originalKey(accountId: string, imageId: string): string {
-  return `originals/${accountId}/${imageId}`;
-}
-
-export function variantsPrefix(accountId: string, imageId: string): string {
-  return `variants/${accountId}/${imageId}`;
 }
 
 function parseVariantList(value: string): string[] {

@@ -1,15 +1,20 @@
 import type { Config } from '@imgkit/config';
 import type { Pool } from '@imgkit/db';
+import type { SafeFetcher } from '@imgkit/fetch';
 import type { Logger } from '@imgkit/log';
 import type { TaskKindDefinition } from '@imgkit/queue';
+import type { BlobStore } from '@imgkit/storage';
+import { processImageTask } from './process-image.ts';
 
 export interface TaskDeps {
   config: Readonly<Config>;
   pool: Pool;
   logger: Logger;
+  storage: BlobStore;
+  fetcher: SafeFetcher;
 }
 
 /** The registry: one file per task kind in this folder. */
-export function taskKinds(_deps: TaskDeps): TaskKindDefinition[] {
-  return [];
+export function taskKinds(deps: TaskDeps): TaskKindDefinition[] {
+  return [processImageTask(deps)];
 }

@@ -1,0 +1,108 @@
+import { type PoolClient, type Queryable, query, queryOne, withTransaction } from '@imgkit/db';
+import { hexToHash, type ImageRow, imageQueries, originalKey, imageWorkerQueries as Q } from '@imgkit/images';
+import { type Extracted, extractImage, MediaError } from '@imgkit/media';
+import { type ClaimedTask, type ErrorRecord, permanentError, type TaskKindDefinition } from '@imgkit/queue';
+import { downloadImage } from '../download.ts';
+import type { TaskDeps } from './index.ts';
+
+interface Payload {
+  image_id: string;
+}
+
+/**
+ * process_image: get the bytes (the stored upload, or a guarded download that
+ * follows og:image), store the original once, extract everything, and mark the
+ * image completed in the same transaction that completes the task.
+ */
+export function processImageTask(deps: TaskDeps): TaskKindDefinition {
+  const { config, pool, storage, fetcher } = deps;
+  return {
+    kind: 'process_image',
+    timeoutMs: config.FETCH_TIMEOUT_MS + config.DECODE_TIMEOUT_MS + 30_000,
+    backoff: { baseMs: 5_000, capMs: 10 * 60_000 },
+    async handler(payload, ctx) {
+      const { image_id: imageId } = payload as Payload;
+      const image = await queryOne<ImageRow>(pool, imageQueries.getById, [imageId]);
+      if (!image || image.status === 'completed' || image.status === 'failed') return; // deleted or already done
+      await query(pool, Q.markProcessing, [imageId, ctx.task.attempts]);
+
+      const bytes = await originalBytes(image, ctx.signal);
+      let extracted: Extracted;
+      try {
+        extracted = await extractImage(
+          bytes,
+          {
+            maxInputPixels: config.MAX_INPUT_PIXELS,
+            maxFrames: config.MAX_ANIMATION_FRAMES,
+            decodeTimeoutSeconds: Math.ceil(config.DECODE_TIMEOUT_MS / 1000),
+          },
+          { metadata: image.extract_metadata },
+        );
+      } catch (err) {
+        if (err instanceof MediaError) throw permanentError(err.code, err.message, err);
+        throw err;
+      }
+      await withTransaction(pool, async (tx) => {
+        await saveExtraction(tx, imageId, extracted);
+        await ctx.completeWithin(tx);
+      });
+    },
+    onRetry: async (tx, task, error) => {
+      await query(tx, Q.retrying, [subjectOf(task), error.code, error.message, task.attempts]);
+    },
+    onFinalFailure: async (tx, task, error: ErrorRecord) => {
+      await query(tx, Q.fail, [
+        subjectOf(task),
+        error.code,
+        error.message,
+        Math.min(task.attempts, task.max_attempts),
+      ]);
+    },
+  };
+
+  /** The stored original, or a download stored now — committed at once so a retry never downloads again. */
+  async function originalBytes(image: ImageRow, signal: AbortSignal): Promise<Buffer> {
+    if (image.storage_key) return storage.readBuffer(image.storage_key);
+    if (!image.url) throw permanentError('no_source', 'the image has neither stored bytes nor a URL');
+    const download = await downloadImage(
+      fetcher,
+      image.url,
+      { maxBytes: config.MAX_DOWNLOAD_BYTES, timeoutMs: config.FETCH_TIMEOUT_MS, htmlHeadBytes: 512 * 1024 },
+      signal,
+    );
+    const key = originalKey(image.account_id, image.id);
+    const stored = await storage.putBuffer(key, download.bytes);
+    await query(pool, Q.recordOriginal, [
+      image.id,
+      key,
+      stored.sha256,
+      stored.byteSize,
+      download.finalUrl,
+      download.filename,
+    ]);
+    return download.bytes;
+  }
+}
+
+async function saveExtraction(tx: PoolClient | Queryable, imageId: string, x: Extracted): Promise<void> {
+  await query(tx, Q.complete, [
+    imageId,
+    x.mime,
+    x.width,
+    x.height,
+    x.orientation,
+    x.format,
+    x.exif,
+    x.xmp,
+    x.iptc,
+    x.gps,
+    x.phash === null ? null : hexToHash(x.phash),
+    x.dhash === null ? null : hexToHash(x.dhash),
+    x.palette === null ? null : JSON.stringify(x.palette),
+    x.placeholder,
+  ]);
+}
+
+function subjectOf(task: ClaimedTask): string {
+  return task.subject_id ?? (task.payload as Payload).image_id;
+}

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { jsonOf, newAccountWithKey } from '../../../test/helpers/api.ts';
+import { CORPUS, corpusFiles, SKIP_CORPUS } from '../../../test/helpers/corpus.ts';
+import { freshDatabase } from '../../../test/helpers/db.ts';
+import { startPipeline } from '../../../test/helpers/pipeline.ts';
+
+const run = promisify(execFile);
+
+// Expected outcome per file: a status and, for failures, the error code. Anything not
+// listed must complete. The codes are the contract: no file may end `internal_error`.
+const EXPECTED_FAILURES: [RegExp, string][] = [
+  [/^bombs\//, 'image_too_large'],
+  [/^animated\/avifs\//, 'unsupported_format'],
+  [/^html-og\//, 'not_an_image'],
+  [/^hash-vectors\/vectors\.json$/, 'not_an_image'],
+  [/^formats\/other\/.*\.(bmp|ico|psd|qoi|jxl|jp2|svg)$/, 'unsupported_format'],
+  [/^formats\/other\/canon_cr2_stripped\.cr2$/, 'decode_failed'],
+  [/^formats\/pngsuite\/PngSuite\.README$/, 'not_an_image'],
+  [/^formats\/jpeg\/12bit_precision\.jpg$/, 'decode_failed'],
+  [/^formats\/tiff\/old_style_jpeg_strip\.tif$/, 'decode_failed'],
+];
+const MALFORMED_CODES = new Set([
+  'decode_failed',
+  'not_an_image',
+  'unsupported_format',
+  'empty_file',
+  'image_too_large',
+]);
+
+const db = await freshDatabase();
+
+test('every corpus file ends in a defined state through API → queue → worker', {
+  skip: SKIP_CORPUS,
+  timeout: 600_000,
+}, async (t) => {
+  const pipeline = await startPipeline(db.pool, db.url);
+  const { auth } = await newAccountWithKey(db.pool);
+  const files = await corpusFiles('.');
+  const ids = new Map<string, string>();
+  for (const file of files.filter((f) => !f.startsWith('LICENSES/'))) {
+    const res = await fetch(
+      `${pipeline.api.base}/v1/images?filename=${encodeURIComponent(path.basename(file))}`,
+      {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/octet-stream' },
+        body: await readFile(path.join(CORPUS, file)),
+      },
+    );
+    assert.equal(res.status, 202, file);
+    ids.set(file, (await jsonOf(res)).id);
+  }
+  await pipeline.settle([...ids.values()], 540_000);
+  const rows = await db.pool.query(
+    'SELECT id, status, error_code, error_message, width, height, phash, format FROM images',
+  );
+  const byId = new Map(rows.rows.map((r) => [r.id, r]));
+  const records = new Map([...ids].map(([file, id]) => [file, byId.get(id)]));
+  const running = await db.pool.query("SELECT count(*)::int AS n FROM tasks WHERE status = 'running'");
+  assert.equal(running.rows[0].n, 0, 'no task left running');
+
+  await t.test('outcomes match the table', () => {
+    const wrong: string[] = [];
+    for (const [file, r] of records) {
+      const expected = EXPECTED_FAILURES.find(([re]) => re.test(file))?.[1];
+      // Damaged on purpose: any defined outcome is right, a crash or internal_error is not.
+      if (file.startsWith('malformed/') || /^formats\/pngsuite\/x/.test(file)) {
+        if (r.status === 'failed' && !MALFORMED_CODES.has(r.error_code))
+          wrong.push(`${file}: ${r.error_code}`);
+        continue;
+      }
+      const got = r.status === 'completed' ? 'completed' : r.error_code;
+      if (got !== (expected ?? 'completed'))
+        wrong.push(`${file}: expected ${expected ?? 'completed'}, got ${got} (${r.error_message})`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  await t.test('orientation files report the displayed size and hash like their upright twin', () => {
+    for (const set of ['Landscape', 'Portrait']) {
+      const hashes = new Set<string>();
+      for (let i = 0; i <= 8; i++) {
+        const r = records.get(`orientation/${set}_${i}.jpg`);
+        assert.deepEqual(
+          [r.width, r.height],
+          set === 'Landscape' ? [1800, 1200] : [1200, 1800],
+          `${set}_${i}`,
+        );
+        hashes.add(r.phash);
+      }
+      assert.equal(hashes.size, 1, `${set}: one pHash for all nine orientations`);
+    }
+    const kimono = records.get('orientation/avif-irot-imir/kimono.rotate90.avif');
+    assert.deepEqual([kimono.width, kimono.height], [722, 1024], 'AVIF irot applied once');
+  });
+
+  await t.test('the imagehash reference vectors match bit for bit', async () => {
+    const vectors = JSON.parse(await readFile(path.join(CORPUS, 'hash-vectors/vectors.json'), 'utf8')).images;
+    for (const [name, v] of Object.entries(vectors) as [string, { phash: string; dhash: string }][]) {
+      const id = ids.get(`hash-vectors/${name}`)!;
+      const image = await jsonOf(await fetch(`${pipeline.api.base}/v1/images/${id}`, { headers: auth }));
+      assert.equal(image.phash, v.phash, `${name} phash`);
+      assert.equal(image.dhash, v.dhash, `${name} dhash`);
+    }
+  });
+
+  await t.test('animated GIF and WebP are reported as animated', () => {
+    const animated = [...records].filter(([f, r]) => /^animated\/(gif|webp)\//.test(f) && r.format?.animated);
+    assert.ok(animated.length >= 4, `${animated.length} animated files`);
+  });
+
+  await t.test(
+    'EXIF equals exiftool’s for the common photographic tags',
+    { skip: !(await hasExiftool()) && 'exiftool not installed' },
+    async () => {
+      const files = [...records.keys()].filter(
+        (f) => /^(camera-exif|metadata)\//.test(f) && records.get(f).status === 'completed',
+      );
+      const mismatches = await compareWithExiftool(
+        files,
+        async (file) =>
+          (await jsonOf(await fetch(`${pipeline.api.base}/v1/images/${ids.get(file)}`, { headers: auth })))
+            .exif ?? {},
+      );
+      assert.deepEqual(mismatches, []);
+    },
+  );
+});
+
+async function hasExiftool(): Promise<boolean> {
+  return run('exiftool', ['-ver']).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The tags compared, and the normalisation, in full: a value matches when it
+ * equals exiftool's printed value (`exiftool -j`) or its raw value
+ * (`exiftool -j -n`); numbers compare with a relative tolerance of 1e-6
+ * (rationals), and because `exiftool -j` prints number-like strings as JSON
+ * numbers (Software "1.00" becomes 1.00), a number-like string of ours is
+ * compared by value with a number of theirs. exifr drops empty strings, so an
+ * empty string of exiftool's counts as absent. Only the EXIF group is read
+ * (`-EXIF:all`), so an XMP copy cannot stand in for a missing EXIF tag. A tag
+ * present on one side only is a mismatch.
+ */
+export const COMPARED_TAGS = [
+  'Make',
+  'Model',
+  'LensModel',
+  'LensInfo',
+  'ExposureTime',
+  'FNumber',
+  'ISO',
+  'FocalLength',
+  'FocalLengthIn35mmFormat',
+  'Flash',
+  'ExposureProgram',
+  'MeteringMode',
+  'WhiteBalance',
+  'ExposureCompensation',
+  'Orientation',
+  'Software',
+  'DateTimeOriginal',
+  'CreateDate',
+  'ModifyDate',
+  'OffsetTime',
+  'OffsetTimeOriginal',
+  'OffsetTimeDigitized',
+];
+
+function sameValue(mine: unknown, theirs: unknown): boolean {
+  if (mine === undefined || theirs === undefined) return mine === theirs;
+  const numeric = (v: unknown) =>
+    typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+  const [a, b] = [numeric(mine), numeric(theirs)];
+  if (typeof theirs === 'number' && !Number.isNaN(a))
+    return Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+  return String(mine) === String(theirs);
+}
+
+async function compareWithExiftool(
+  files: string[],
+  ours: (file: string) => Promise<Record<string, unknown>>,
+) {
+  const args = ['-j', '-EXIF:all', ...files.map((f) => path.join(CORPUS, f))];
+  const printed = JSON.parse((await run('exiftool', args, { maxBuffer: 64 << 20 })).stdout);
+  const raw = JSON.parse((await run('exiftool', ['-n', ...args], { maxBuffer: 64 << 20 })).stdout);
+  const mismatches: string[] = [];
+  for (let i = 0; i < files.length; i++) {
+    const exif = await ours(files[i]);
+    for (const tag of COMPARED_TAGS) {
+      const mine = exif[tag];
+      const theirs = [printed[i][tag], raw[i][tag]].map((v) => (v === '' ? undefined : v));
+      if (mine === undefined && theirs[0] === undefined) continue;
+      if (!theirs.some((t) => sameValue(mine, t))) {
+        mismatches.push(
+          `${files[i]} ${tag}: ours ${JSON.stringify(mine)} exiftool ${JSON.stringify(theirs)}`,
+        );
+      }
+    }
+  }
+  return mismatches;
+}

@@ -1,0 +1,18 @@
+/** Why a file could not be processed, with a stable code for the image's `error.code`. */
+export type MediaErrorCode =
+  | 'not_an_image'
+  | 'unsupported_format'
+  | 'image_too_large'
+  | 'too_many_frames'
+  | 'decode_failed'
+  | 'decode_timeout'
+  | 'empty_file';
+
+export class MediaError extends Error {
+  override name = 'MediaError';
+  readonly code: MediaErrorCode;
+  constructor(code: MediaErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.code = code;
+  }
+}

@@ -1,0 +1,318 @@
+import exifr from 'exifr';
+import sharp, { type Metadata } from 'sharp';
+import { encodeBlurhash } from './blurhash.ts';
+import { MediaError } from './errors.ts';
+import { type ExifRecord, type Gps, jsonSafe, toExiftoolRecord, toGps } from './exif.ts';
+import { dhash, phash, toPillowGrey } from './hashes.ts';
+import { iccDescription } from './icc.ts';
+import { dominantColors, type PaletteEntry } from './palette.ts';
+import { type ImageFormat, sniff } from './sniff.ts';
+
+export interface ExtractLimits {
+  /** Decompression-bomb guard, checked from the header before any decode; all frames count. */
+  maxInputPixels: number;
+  maxFrames: number;
+  decodeTimeoutSeconds: number;
+}
+
+export interface FormatDetails {
+  name: ImageFormat;
+  mime: string;
+  animated: boolean;
+  pages: number;
+  has_alpha: boolean;
+  color_space: string | null;
+  bit_depth: number | null;
+  icc_profile: string | null;
+  progressive: boolean;
+  /** False when the pixels cannot be decoded here (HEVC-coded HEIC): metadata only, no hashes. */
+  decodable: boolean;
+  note?: string;
+}
+
+export interface Extracted {
+  mime: string;
+  /** As displayed: EXIF orientation and HEIF/AVIF container transforms applied once. */
+  width: number;
+  height: number;
+  orientation: number | null;
+  format: FormatDetails;
+  exif: ExifRecord | null;
+  xmp: Record<string, unknown> | null;
+  iptc: Record<string, unknown> | null;
+  gps: Gps | null;
+  phash: string | null;
+  dhash: string | null;
+  palette: PaletteEntry[] | null;
+  placeholder: string | null;
+}
+
+const DEPTH_BITS: Record<string, number> = {
+  uchar: 8,
+  char: 8,
+  ushort: 16,
+  short: 16,
+  uint: 32,
+  int: 32,
+  float: 32,
+};
+
+/**
+ * Everything worth knowing about an image, from one read of the bytes and one
+ * decode shared by all extractors. Pure: no database, no network.
+ */
+export async function extractImage(
+  bytes: Buffer,
+  limits: ExtractLimits,
+  options: { metadata: boolean } = { metadata: true },
+): Promise<Extracted> {
+  if (bytes.length === 0) throw new MediaError('empty_file', 'the file is empty');
+  const sniffed = sniff(bytes);
+  if (sniffed.kind === 'unknown' || sniffed.kind === 'html') {
+    throw new MediaError(
+      'not_an_image',
+      `the bytes are not an image${sniffed.kind === 'html' ? ' (an HTML page)' : ''}`,
+    );
+  }
+  if (sniffed.kind === 'unsupported') {
+    throw new MediaError('unsupported_format', `${sniffed.format.toUpperCase()} images are not supported`);
+  }
+  checkGifScreen(bytes, limits.maxInputPixels);
+
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { failOn: 'none', limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new MediaError('decode_failed', `the ${sniffed.format} header cannot be read: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+  const frameHeight = meta.pageHeight ?? meta.height ?? 0;
+  const pages = Math.max(1, meta.pages ?? 1);
+  const width = meta.width ?? 0;
+  if (width <= 0 || frameHeight <= 0)
+    throw new MediaError('decode_failed', 'the image declares no dimensions');
+  if (width * frameHeight * pages > limits.maxInputPixels) {
+    throw new MediaError(
+      'image_too_large',
+      `${width}×${frameHeight}${pages > 1 ? ` × ${pages} frames` : ''} exceeds the limit of ${limits.maxInputPixels} pixels`,
+    );
+  }
+  if (pages > limits.maxFrames) {
+    throw new MediaError('too_many_frames', `${pages} frames exceed the limit of ${limits.maxFrames}`);
+  }
+
+  const format: FormatDetails = {
+    name: sniffed.format,
+    mime: sniffed.mime,
+    animated: pages > 1,
+    pages,
+    has_alpha: Boolean(meta.hasAlpha),
+    color_space: meta.space ?? null,
+    bit_depth: meta.bitsPerSample ?? (meta.depth ? (DEPTH_BITS[meta.depth] ?? null) : null),
+    icc_profile: iccDescription(meta.icc),
+    progressive: Boolean(meta.isProgressive),
+    decodable: true,
+  };
+  const displayed = meta.autoOrient ?? { width, height: frameHeight };
+  const result: Extracted = {
+    mime: sniffed.mime,
+    width: displayed.width,
+    height: displayed.height,
+    orientation: meta.orientation ?? null,
+    format,
+    exif: null,
+    xmp: null,
+    iptc: null,
+    gps: null,
+    phash: null,
+    dhash: null,
+    palette: null,
+    placeholder: null,
+  };
+  if (options.metadata) Object.assign(result, await readMetadata(bytes, meta));
+
+  const pixels = await decodeDisplayed(bytes, limits, sniffed.format).catch((err: unknown) => {
+    if (err instanceof MediaError && err.code === 'decode_failed' && sniffed.format === 'heic') {
+      // Prebuilt sharp has no HEVC decoder: keep the metadata, say what is missing.
+      format.decodable = false;
+      format.note =
+        'HEVC-coded HEIC cannot be decoded by this build; metadata only (no hashes, palette, variants)';
+      return undefined;
+    }
+    throw err;
+  });
+  if (pixels) Object.assign(result, await pixelFeatures(pixels));
+  return result;
+}
+
+interface Decoded {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+/** The first frame, oriented as displayed, in sRGB, 8 bits per channel. */
+async function decodeDisplayed(bytes: Buffer, limits: ExtractLimits, format: ImageFormat): Promise<Decoded> {
+  try {
+    const { data, info } = await sharp(bytes, {
+      failOn: 'none',
+      limitInputPixels: limits.maxInputPixels,
+      sequentialRead: true,
+    })
+      .timeout({ seconds: limits.decodeTimeoutSeconds })
+      .autoOrient()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 };
+  } catch (err) {
+    const message = messageOf(err);
+    if (/timeout/i.test(message)) {
+      throw new MediaError('decode_timeout', `decoding took longer than ${limits.decodeTimeoutSeconds} s`, {
+        cause: err,
+      });
+    }
+    if (/pixel limit/i.test(message)) throw new MediaError('image_too_large', message, { cause: err });
+    throw new MediaError('decode_failed', `the ${format} data cannot be decoded: ${message}`, { cause: err });
+  }
+}
+
+async function pixelFeatures(px: Decoded) {
+  const grey = toPillowGrey(px);
+  const small = await sharp(px.data, { raw: { width: px.width, height: px.height, channels: px.channels } })
+    .resize(32, 32, { fit: 'inside' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    phash: phash(grey, px.width, px.height),
+    dhash: dhash(grey, px.width, px.height),
+    palette: dominantColors(small.data, small.info.channels),
+    placeholder: encodeBlurhash(small.data, small.info.width, small.info.height, small.info.channels),
+  };
+}
+
+const EXIF_OPTIONS = {
+  tiff: true,
+  ifd0: true,
+  exif: true,
+  gps: true,
+  interop: true,
+  ifd1: true,
+  xmp: false,
+  iptc: false,
+  icc: false,
+  jfif: false,
+  makerNote: false,
+  userComment: true,
+  translateKeys: true,
+  translateValues: false,
+  reviveValues: false,
+  sanitize: true,
+  mergeOutput: false,
+  silentErrors: true,
+} as const;
+
+type Blocks = Record<string, Record<string, unknown> | undefined>;
+
+/**
+ * EXIF, GPS, XMP and IPTC. exifr reads the file directly where it knows the
+ * container; for the rest (WebP, GIF, some AVIF) the segments sharp found are used.
+ * XMP is parsed separately because its `tiff:`/`exif:` namespaces would otherwise
+ * collide with the real EXIF blocks.
+ */
+async function readMetadata(bytes: Buffer, meta: Metadata) {
+  let blocks = (await parseExif(bytes)) ?? {};
+  if (!blocks.ifd0 && !blocks.exif && meta.exif && meta.exif.length > 14) {
+    const tiff = meta.exif.subarray(0, 6).toString('latin1').startsWith('Exif')
+      ? meta.exif.subarray(6)
+      : meta.exif;
+    blocks = (await parseExif(tiff)) ?? {};
+  }
+  const exif = toExiftoolRecord(blocks, exifTagName);
+  let xmp =
+    (await safeParse(bytes, { tiff: false, xmp: true, mergeOutput: false, silentErrors: true })) ?? undefined;
+  if (!xmp && meta.xmp) xmp = parseXmpPacket(meta.xmp.toString('utf8'));
+  const iptc = (await safeParse(bytes, { tiff: false, iptc: true, mergeOutput: false, silentErrors: true }))
+    ?.iptc;
+  if (xmp) {
+    delete xmp.xmlns;
+    delete xmp.errors;
+  }
+  return {
+    exif: Object.keys(exif).length > 0 ? exif : null,
+    gps: toGps(blocks.gps),
+    xmp: xmp && Object.keys(xmp).length > 0 ? (jsonSafe(xmp) as Record<string, unknown>) : null,
+    iptc: iptc && Object.keys(iptc).length > 0 ? (jsonSafe(iptc) as Record<string, unknown>) : null,
+  };
+}
+
+/**
+ * exifr gives up on a whole IFD when one entry has an invalid type, where
+ * exiftool skips just that entry. Do the same: skip the entry exifr names and
+ * parse again (a few times at most).
+ */
+async function parseExif(input: Buffer): Promise<Blocks | undefined> {
+  const skip: Record<string, number[]> = {};
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const options: Record<string, unknown> = { ...EXIF_OPTIONS, silentErrors: true };
+    for (const [block, tags] of Object.entries(skip)) options[block] = { skip: tags };
+    let out: (Blocks & { errors?: { message?: string }[] }) | undefined;
+    try {
+      out = (await exifr.parse(input, options)) as typeof out;
+    } catch {
+      return undefined;
+    }
+    const bad = (out?.errors ?? [])
+      .map((e) => /block: (\w+), tag: (\d+)/i.exec(String(e?.message)))
+      .find((m): m is RegExpExecArray => m !== null);
+    if (!bad) {
+      if (out) delete out.errors;
+      return out && Object.keys(out).length > 0 ? out : undefined;
+    }
+    const block = bad[1].toLowerCase();
+    skip[block] = [...(skip[block] ?? []), Number(bad[2])];
+  }
+  return undefined;
+}
+
+const exifTagName = (id: number): string | undefined =>
+  (exifr.tagKeys.get('exif') as Map<number, string> | undefined)?.get(id) ??
+  (exifr.tagKeys.get('ifd0') as Map<number, string> | undefined)?.get(id);
+
+async function safeParse(input: Buffer, options: object): Promise<Blocks | undefined> {
+  try {
+    const out = (await exifr.parse(input, options)) as Blocks | undefined;
+    if (out) delete out.errors;
+    return out && Object.keys(out).length > 0 ? out : undefined;
+  } catch {
+    return undefined; // unknown container or broken segment: no metadata, not a failed image
+  }
+}
+
+function parseXmpPacket(xml: string): Blocks | undefined {
+  try {
+    const parser = exifr.segmentParsers.get('xmp') as unknown as { parse(s: string): Blocks };
+    return parser.parse(xml);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A GIF's logical screen is allocated by decoders even when its frames are tiny. */
+function checkGifScreen(bytes: Buffer, maxPixels: number): void {
+  if (bytes.length < 10 || bytes.toString('latin1', 0, 3) !== 'GIF') return;
+  const w = bytes.readUInt16LE(6);
+  const h = bytes.readUInt16LE(8);
+  if (w * h > maxPixels) {
+    throw new MediaError(
+      'image_too_large',
+      `GIF logical screen ${w}×${h} exceeds the limit of ${maxPixels} pixels`,
+    );
+  }
+}
+
+function messageOf(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 300);
+}

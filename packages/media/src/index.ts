@@ -1,0 +1,9 @@
+export { encodeBlurhash } from './blurhash.ts';
+export { MediaError, type MediaErrorCode } from './errors.ts';
+export { type ExifRecord, type Gps, printExposureTime, printFraction } from './exif.ts';
+export { type Extracted, type ExtractLimits, extractImage, type FormatDetails } from './extract.ts';
+export { dhash, hammingDistance, phash, pillowLanczosResize, toPillowGrey } from './hashes.ts';
+export { iccDescription } from './icc.ts';
+export { findOgImage } from './og-image.ts';
+export { dominantColors, type PaletteEntry } from './palette.ts';
+export { type ImageFormat, MIME, type SniffedFormat, sniff } from './sniff.ts';
