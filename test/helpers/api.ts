@@ -19,9 +19,15 @@ export interface TestApi {
 
 export async function startApi(
   pool: Pool,
-  overrides: Partial<{ uploadBytes: number; rateLimitPerMinute: number; jsonBodyBytes: number }> = {},
+  overrides: Partial<{
+    uploadBytes: number;
+    rateLimitPerMinute: number;
+    jsonBodyBytes: number;
+    processImageMaxAttempts: number;
+    blobRoot: string;
+  }> = {},
 ): Promise<TestApi> {
-  const blobRoot = await mkdtemp(path.join(tmpdir(), 'imgkit-blobs-'));
+  const blobRoot = overrides.blobRoot ?? (await mkdtemp(path.join(tmpdir(), 'imgkit-blobs-')));
   const storage = new LocalBlobStore(blobRoot);
   const app = createApp({
     pool,
@@ -33,6 +39,7 @@ export async function startApi(
       uploadBytes: overrides.uploadBytes ?? 5 * 1024 * 1024,
       passthroughBytes: 16 * 1024,
       rateLimitPerMinute: overrides.rateLimitPerMinute ?? 0,
+      processImageMaxAttempts: overrides.processImageMaxAttempts ?? 5,
     },
     variantPresets: ['thumbnail', 'medium', 'large'],
   });

@@ -22,7 +22,11 @@ export async function startPipeline(
   env: Record<string, string> = {},
   apiOverrides: Parameters<typeof startApi>[1] = {},
 ): Promise<Pipeline> {
-  const api = await startApi(pool, { uploadBytes: 64 * 1024 * 1024, ...apiOverrides });
+  const api = await startApi(pool, {
+    uploadBytes: 64 * 1024 * 1024,
+    processImageMaxAttempts: Number(env.PROCESS_IMAGE_MAX_ATTEMPTS ?? 5),
+    ...apiOverrides,
+  });
   const config = loadConfig({
     SECRET_KEY: TEST_SECRET,
     URL_SIGNING_KEY: TEST_SECRET,

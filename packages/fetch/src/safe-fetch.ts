@@ -179,8 +179,7 @@ export class SafeFetcher {
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     }
     const type = headers['content-type'] ?? '';
-    const truncateAt =
-      opts.truncate && opts.truncate.contentType.test(type) ? opts.truncate.bytes : undefined;
+    const truncateAt = opts.truncate?.contentType.test(type) ? opts.truncate.bytes : undefined;
     const declared = Number(headers['content-length']);
     if (truncateAt === undefined && Number.isFinite(declared) && declared > opts.maxBytes) {
       res.body.destroy();

@@ -19,7 +19,7 @@ export function processImageTask(deps: TaskDeps): TaskKindDefinition {
   return {
     kind: 'process_image',
     timeoutMs: config.FETCH_TIMEOUT_MS + config.DECODE_TIMEOUT_MS + 30_000,
-    backoff: { baseMs: 5_000, capMs: 10 * 60_000 },
+    backoff: { baseMs: config.PROCESS_IMAGE_BACKOFF_MS, capMs: 10 * 60_000 },
     async handler(payload, ctx) {
       const { image_id: imageId } = payload as Payload;
       const image = await queryOne<ImageRow>(pool, imageQueries.getById, [imageId]);
