@@ -41,6 +41,19 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
   await migrate(url.toString());
 }
 
+/** Each test file made its own database (test/helpers/db.ts); remove them all. */
+async function dropTestDatabases(url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query("SELECT datname FROM pg_database WHERE datname LIKE 'imgkit\\_t\\_%'");
+    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
 let adminUrl = process.env.TEST_DATABASE_URL;
 let stopEmbedded: (() => Promise<void>) | undefined;
 let tmp: string | undefined;
@@ -63,6 +76,7 @@ try {
       process.execPath,
       [
         '--test',
+        `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 300_000}`,
         '--test-reporter=spec',
         `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 4}`,
         ...patterns,
@@ -80,6 +94,9 @@ try {
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });
 } finally {
+  await dropTestDatabases(adminUrl).catch((err) =>
+    process.stderr.write(`could not drop test databases: ${err}\n`),
+  );
   await stopEmbedded?.();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 }

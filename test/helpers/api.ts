@@ -25,6 +25,8 @@ export async function startApi(
     jsonBodyBytes: number;
     processImageMaxAttempts: number;
     blobRoot: string;
+    allowPrivateNetworks: boolean;
+    webhookRotationMs: number;
   }> = {},
 ): Promise<TestApi> {
   const blobRoot = overrides.blobRoot ?? (await mkdtemp(path.join(tmpdir(), 'imgkit-blobs-')));
@@ -42,6 +44,8 @@ export async function startApi(
       processImageMaxAttempts: overrides.processImageMaxAttempts ?? 5,
     },
     variantPresets: ['thumbnail', 'medium', 'large'],
+    allowPrivateNetworks: overrides.allowPrivateNetworks ?? true,
+    webhooks: { secretRotationMs: overrides.webhookRotationMs ?? 24 * 3600_000, deliveryMaxAttempts: 8 },
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((r) => server.once('listening', () => r()));

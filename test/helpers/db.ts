@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { after } from 'node:test';
 import { createPool, type Pool } from '@imgkit/db';
 import pg from 'pg';
 
@@ -37,13 +36,9 @@ export async function freshDatabase(): Promise<TestDatabase> {
   }
   const url = new URL(adminUrl());
   url.pathname = `/${name}`;
-  const pool = createPool({ connectionString: url.toString(), max: 20 });
-  after(async () => {
-    await pool.end().catch(() => undefined);
-    const a = new pg.Client({ connectionString: adminUrl() });
-    await a.connect();
-    await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await a.end();
-  });
+  // No teardown here: workers and servers of the file may still use the pool in their own
+  // after-hooks. Idle clients do not keep the process alive, and `npm test` drops every
+  // test database when the run ends.
+  const pool = createPool({ connectionString: url.toString(), max: 20, allowExitOnIdle: true });
   return { url: url.toString(), pool };
 }

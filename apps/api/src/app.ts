@@ -10,6 +10,7 @@ import { problemErrorHandler, problems } from './problem.ts';
 import { docsRouter } from './routes/docs.ts';
 import { healthRouter } from './routes/health.ts';
 import { imagesRouter } from './routes/images.ts';
+import { webhooksRouter } from './routes/webhooks.ts';
 
 export interface AppDeps {
   pool: Pool;
@@ -24,6 +25,9 @@ export interface AppDeps {
     processImageMaxAttempts?: number;
   };
   variantPresets: readonly string[];
+  /** FETCH_ALLOW_PRIVATE_NETWORKS: also governs which webhook URLs are accepted. */
+  allowPrivateNetworks?: boolean;
+  webhooks?: { secretRotationMs: number; deliveryMaxAttempts: number };
   isShuttingDown?: () => boolean;
 }
 
@@ -70,6 +74,15 @@ export function createApp(deps: AppDeps): Express {
       maxPassthroughBytes: deps.limits.passthroughBytes,
       variantPresets: deps.variantPresets,
       processImageMaxAttempts: deps.limits.processImageMaxAttempts ?? 5,
+      allowPrivateNetworks: deps.allowPrivateNetworks ?? false,
+    }),
+  );
+  app.use(
+    webhooksRouter({
+      pool: deps.pool,
+      allowPrivateNetworks: deps.allowPrivateNetworks ?? false,
+      secretRotationMs: deps.webhooks?.secretRotationMs ?? 24 * 3600_000,
+      deliveryMaxAttempts: deps.webhooks?.deliveryMaxAttempts ?? 8,
     }),
   );
 

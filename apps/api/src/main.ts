@@ -33,6 +33,11 @@ async function main() {
       processImageMaxAttempts: config.PROCESS_IMAGE_MAX_ATTEMPTS,
     },
     variantPresets: VARIANT_PRESETS,
+    allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
+    webhooks: {
+      secretRotationMs: config.WEBHOOK_SECRET_ROTATION_HOURS * 3600_000,
+      deliveryMaxAttempts: config.WEBHOOK_RETRY_SCHEDULE.length,
+    },
     isShuttingDown: () => shuttingDown,
   });
   const server: Server = app.listen(config.PORT, config.HOST);

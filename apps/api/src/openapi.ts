@@ -3,6 +3,7 @@ import { registry } from './schemas/zod.ts';
 // Route modules register their paths on import.
 import './routes/health.ts';
 import './routes/images.ts';
+import './routes/webhooks.ts';
 
 export function buildOpenApiDocument() {
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({

@@ -1,5 +1,6 @@
 import { type Queryable, query, queryOne, sql } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
+import { generateWebhookSecret } from '@imgkit/webhooks';
 import { digestApiKey, digestsEqual, displayPrefix, generateApiKey, isWellFormedApiKey } from './keys.ts';
 
 export interface Account {
@@ -21,7 +22,7 @@ export interface ApiKeyRecord {
 const Q = {
   insertAccount: sql(
     'accounts.insert',
-    'INSERT INTO accounts (id, name) VALUES ($1, $2) RETURNING id, name, created_at',
+    'INSERT INTO accounts (id, name, webhook_secret) VALUES ($1, $2, $3) RETURNING id, name, created_at, webhook_secret',
   ),
   listAccounts: sql('accounts.list', 'SELECT id, name, created_at FROM accounts ORDER BY id'),
   getAccount: sql('accounts.get', 'SELECT id, name, created_at FROM accounts WHERE id = $1'),
@@ -52,8 +53,16 @@ const Q = {
   ),
 };
 
-export async function createAccount(db: Queryable, name: string): Promise<Account> {
-  const row = await queryOne<Account>(db, Q.insertAccount, [newId('account'), name]);
+/** A new account with its default webhook secret (signs deliveries to images' own webhook_url). */
+export async function createAccount(
+  db: Queryable,
+  name: string,
+): Promise<Account & { webhook_secret: string }> {
+  const row = await queryOne<Account & { webhook_secret: string }>(db, Q.insertAccount, [
+    newId('account'),
+    name,
+    generateWebhookSecret(),
+  ]);
   return row!;
 }
 

@@ -53,6 +53,21 @@ export const envSchema = z.object({
   FETCH_TIMEOUT_MS: int(100, 600_000).default(30_000),
   FETCH_ALLOW_PRIVATE_NETWORKS: bool.default(false),
   RATE_LIMIT_PER_MINUTE: int(0).default(600),
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated seconds, e.g. 0,5,300')
+    .default('0,5,300,1800,7200,18000,36000,36000')
+    .transform((s) => s.split(',').map((v) => Number(v) * 1000)),
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(15_000),
+  WEBHOOK_SECRET_ROTATION_HOURS: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 30)
+    .default(24),
+  WEBHOOK_DISABLE_AFTER_HOURS: z.coerce
+    .number()
+    .min(0)
+    .default(5 * 24),
   URL_SIGNING_KEY: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
   SECRET_KEY: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
   SENTRY_DSN: optionalString.pipe(z.url().optional()),

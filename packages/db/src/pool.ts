@@ -9,6 +9,8 @@ export interface PoolOptions {
   connectionString: string;
   max?: number;
   applicationName?: string;
+  /** Let the process exit while only idle clients remain (tests, CLI). */
+  allowExitOnIdle?: boolean;
   /** Called for errors on idle clients (e.g. the server restarted); without it they would crash the process. */
   onError?: (err: Error) => void;
 }
@@ -20,6 +22,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     application_name: options.applicationName ?? 'imgkit',
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
+    allowExitOnIdle: options.allowExitOnIdle ?? false,
   });
   pool.on('error', (err) => options.onError?.(err));
   return pool;

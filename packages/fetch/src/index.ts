@@ -1,4 +1,5 @@
 export { isPublicAddress } from './address.ts';
+export { checkPublicUrl } from './check-url.ts';
 export { FetchError, type FetchErrorCode } from './errors.ts';
 export {
   DEFAULT_USER_AGENT,

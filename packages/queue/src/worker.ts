@@ -255,6 +255,7 @@ export class Worker {
   }
 
   private async connectListener(): Promise<void> {
+    if (this.stopping) return; // a reconnect timer may fire after stop()
     const client = new pg.Client({
       connectionString: this.opts.listenConnectionString,
       application_name: 'imgkit-listener',
@@ -280,6 +281,10 @@ export class Worker {
     try {
       this.listener = client;
       await client.connect();
+      if (this.stopping || this.listener !== client) {
+        await client.end().catch(() => undefined);
+        return;
+      }
       await client.query(`LISTEN ${CHANNEL}`);
       this.listenerRetryMs = 500;
       // Anything enqueued while we were not listening is found by this claim.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { createPool, query, sql, withTransaction } from '@imgkit/db';
 import {
   backoffDelayMs,
@@ -15,6 +15,7 @@ import { freshDatabase } from '../../../test/helpers/db.ts';
 import { eventually, makeWorker, statusCounts } from './helpers.ts';
 
 const db = await freshDatabase();
+after(() => db.pool.end()); // every worker of this file is stopped inside its test
 await db.pool.query(
   'CREATE TABLE effects (task_id text NOT NULL, worker text NOT NULL, at timestamptz DEFAULT now())',
 );

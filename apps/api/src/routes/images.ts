@@ -1,4 +1,5 @@
 import { type Pool, query, queryOne, withTransaction } from '@imgkit/db';
+import { checkPublicUrl } from '@imgkit/fetch';
 import { isId, newId } from '@imgkit/ids';
 import {
   type ImageRow,
@@ -39,6 +40,7 @@ export interface ImagesRouteDeps {
   maxPassthroughBytes: number;
   variantPresets: readonly string[];
   processImageMaxAttempts: number;
+  allowPrivateNetworks: boolean;
 }
 
 /** What every way of creating an image boils down to. */
@@ -170,6 +172,12 @@ export function imagesRouter(deps: ImagesRouteDeps): Router {
     imageId = newId('image'),
   ) {
     const { accountId } = principalOf(res);
+    if (image.webhookUrl) {
+      const verdict = await checkPublicUrl(image.webhookUrl, {
+        allowPrivateNetworks: deps.allowPrivateNetworks,
+      });
+      if (!verdict.ok) throw problems.validation([{ field: 'webhook_url', message: verdict.reason }]);
+    }
     if (idempotencyKey) {
       const claim = await claimIdempotencyKey(deps.pool, accountId, idempotencyKey, hash);
       if (claim.kind === 'replay') {

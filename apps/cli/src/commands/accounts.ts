@@ -24,7 +24,11 @@ export async function runAccounts(
         const { key } = await createApiKey(tx, config.secretKey, account.id, 'default');
         return { account, key };
       });
-      out.print(`account ${account.id} (${account.name})\nAPI key (shown once): ${key}`, { account, key });
+      const { webhook_secret, ...rest } = account;
+      out.print(
+        `account ${account.id} (${account.name})\nAPI key (shown once): ${key}\nwebhook signing secret: ${webhook_secret}`,
+        { account: rest, key, webhook_secret },
+      );
     });
     return;
   }

@@ -4,6 +4,7 @@ import type { SafeFetcher } from '@imgkit/fetch';
 import type { Logger } from '@imgkit/log';
 import type { TaskKindDefinition } from '@imgkit/queue';
 import type { BlobStore } from '@imgkit/storage';
+import { deliverWebhookTask } from './deliver-webhook.ts';
 import { processImageTask } from './process-image.ts';
 
 export interface TaskDeps {
@@ -16,5 +17,5 @@ export interface TaskDeps {
 
 /** The registry: one file per task kind in this folder. */
 export function taskKinds(deps: TaskDeps): TaskKindDefinition[] {
-  return [processImageTask(deps)];
+  return [processImageTask(deps), deliverWebhookTask(deps)];
 }

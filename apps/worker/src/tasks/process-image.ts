@@ -1,7 +1,15 @@
 import { type PoolClient, type Queryable, query, queryOne, withTransaction } from '@imgkit/db';
-import { hexToHash, type ImageRow, imageQueries, originalKey, imageWorkerQueries as Q } from '@imgkit/images';
+import {
+  hexToHash,
+  type ImageRow,
+  imageJson,
+  imageQueries,
+  originalKey,
+  imageWorkerQueries as Q,
+} from '@imgkit/images';
 import { type Extracted, extractImage, MediaError } from '@imgkit/media';
 import { type ClaimedTask, type ErrorRecord, permanentError, type TaskKindDefinition } from '@imgkit/queue';
+import { type EventType, recordEvent } from '@imgkit/webhooks';
 import { downloadImage } from '../download.ts';
 import type { TaskDeps } from './index.ts';
 
@@ -42,8 +50,10 @@ export function processImageTask(deps: TaskDeps): TaskKindDefinition {
         if (err instanceof MediaError) throw permanentError(err.code, err.message, err);
         throw err;
       }
+      // Outbox: the image's final state, its webhook messages and the task's completion commit together.
       await withTransaction(pool, async (tx) => {
         await saveExtraction(tx, imageId, extracted);
+        await announce(tx, imageId, 'image.completed');
         await ctx.completeWithin(tx);
       });
     },
@@ -51,14 +61,21 @@ export function processImageTask(deps: TaskDeps): TaskKindDefinition {
       await query(tx, Q.retrying, [subjectOf(task), error.code, error.message, task.attempts]);
     },
     onFinalFailure: async (tx, task, error: ErrorRecord) => {
-      await query(tx, Q.fail, [
-        subjectOf(task),
-        error.code,
-        error.message,
-        Math.min(task.attempts, task.max_attempts),
-      ]);
+      const attempts = Math.min(task.attempts, task.max_attempts);
+      await query(tx, Q.fail, [subjectOf(task), error.code, error.message, attempts]);
+      await announce(tx, subjectOf(task), 'image.failed');
     },
   };
+
+  async function announce(tx: Queryable, imageId: string, type: EventType): Promise<void> {
+    const row = await queryOne<ImageRow>(tx, imageQueries.getById, [imageId]);
+    if (!row) return;
+    await recordEvent(
+      tx,
+      { accountId: row.account_id, type, dataJson: imageJson(row), imageId, webhookUrl: row.webhook_url },
+      config.WEBHOOK_RETRY_SCHEDULE.length,
+    );
+  }
 
   /** The stored original, or a download stored now — committed at once so a retry never downloads again. */
   async function originalBytes(image: ImageRow, signal: AbortSignal): Promise<Buffer> {

@@ -1,0 +1,134 @@
+import { type Queryable, query, queryOne } from '@imgkit/db';
+import { FetchError, type SafeFetcher } from '@imgkit/fetch';
+import { newId } from '@imgkit/ids';
+import { Q } from './queries.ts';
+import { generateWebhookSecret, signatureHeader } from './signing.ts';
+
+export interface MessageForDelivery {
+  id: string;
+  account_id: string;
+  endpoint_id: string | null;
+  url: string;
+  payload: string;
+  status: string;
+  endpoint_enabled: boolean | null;
+  endpoint_url: string | null;
+  secret: string | null;
+  previous_secret: string | null;
+}
+
+export async function loadMessageForDelivery(
+  db: Queryable,
+  id: string,
+): Promise<MessageForDelivery | undefined> {
+  const msg = await queryOne<MessageForDelivery>(db, Q.messageForDelivery, [id]);
+  if (msg && !msg.secret) {
+    // Accounts created before webhooks existed get their default secret on first use.
+    const row = await queryOne<{ webhook_secret: string }>(db, Q.ensureAccountSecret, [
+      msg.account_id,
+      generateWebhookSecret(),
+    ]);
+    msg.secret = row!.webhook_secret;
+  }
+  return msg;
+}
+
+export interface AttemptResult {
+  statusCode: number | null;
+  latencyMs: number;
+  /** First 1 KiB of the answer. */
+  responseBody: string | null;
+  error: string | null;
+  headers: Record<string, string>;
+}
+
+const RESPONSE_SNIPPET = 1024;
+
+/** One signed POST; redirects are not followed (a 3xx is a failed attempt). */
+export async function sendSigned(
+  fetcher: SafeFetcher,
+  msg: MessageForDelivery,
+  options: { timeoutMs: number; signal?: AbortSignal; now?: () => number },
+): Promise<AttemptResult> {
+  const timestamp = Math.floor((options.now?.() ?? Date.now()) / 1000);
+  const secrets = [msg.secret, msg.previous_secret].filter((s): s is string => Boolean(s));
+  const started = performance.now();
+  try {
+    const res = await fetcher.fetch(msg.url, {
+      method: 'POST',
+      body: msg.payload,
+      headers: {
+        'content-type': 'application/json',
+        'webhook-id': msg.id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signatureHeader(secrets, msg.id, timestamp, msg.payload),
+      },
+      maxRedirects: 0,
+      maxBytes: RESPONSE_SNIPPET,
+      truncate: { contentType: /.*/, bytes: RESPONSE_SNIPPET },
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+    });
+    return {
+      statusCode: res.status,
+      latencyMs: Math.round(performance.now() - started),
+      responseBody: res.body.toString('utf8'),
+      error: null,
+      headers: res.headers,
+    };
+  } catch (err) {
+    const message = err instanceof FetchError ? `${err.code}: ${err.message}` : String(err);
+    return {
+      statusCode: null,
+      latencyMs: Math.round(performance.now() - started),
+      responseBody: null,
+      error: message,
+      headers: {},
+    };
+  }
+}
+
+export async function recordAttempt(
+  db: Queryable,
+  msg: MessageForDelivery,
+  result: AttemptResult,
+): Promise<void> {
+  await query(db, Q.recordAttempt, [
+    newId('attempt'),
+    msg.id,
+    msg.url,
+    result.statusCode,
+    result.latencyMs,
+    result.error,
+    result.responseBody,
+  ]);
+}
+
+export type Verdict =
+  | { kind: 'delivered' }
+  | { kind: 'gone' }
+  | { kind: 'retry'; reason: string; retryAfterMs?: number; blocked?: boolean };
+
+/** 2xx delivered; 410 gone for good; everything else (3xx, 4xx, 5xx, network) is tried again. */
+export function judge(result: AttemptResult): Verdict {
+  const s = result.statusCode;
+  if (s === null)
+    return {
+      kind: 'retry',
+      reason: result.error ?? 'no response',
+      blocked: /^blocked_address/.test(result.error ?? ''),
+    };
+  if (s >= 200 && s < 300) return { kind: 'delivered' };
+  if (s === 410) return { kind: 'gone' };
+  const reason = s >= 300 && s < 400 ? `HTTP ${s} (redirects are not followed)` : `HTTP ${s}`;
+  if (s === 429 || s === 503)
+    return { kind: 'retry', reason, retryAfterMs: retryAfterMs(result.headers['retry-after']) };
+  return { kind: 'retry', reason };
+}
+
+function retryAfterMs(header: string | undefined): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
+  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, 24 * 3600_000) : undefined;
+}
