@@ -7,7 +7,8 @@ import { createApp } from '@imgkit/api/app';
 import { createAccount, createApiKey } from '@imgkit/auth';
 import type { Pool } from '@imgkit/db';
 import { createLogger } from '@imgkit/log';
-import { LocalBlobStore } from '@imgkit/storage';
+import { type Rendered, type TransformSpec, transformImage } from '@imgkit/media';
+import { DiskCache, LocalBlobStore } from '@imgkit/storage';
 
 export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789';
 
@@ -15,6 +16,9 @@ export interface TestApi {
   base: string;
   storage: LocalBlobStore;
   blobRoot: string;
+  cache: DiskCache;
+  /** How many times the signed-URL route decoded and rendered an image. */
+  renders: { count: number };
 }
 
 export async function startApi(
@@ -31,6 +35,18 @@ export async function startApi(
 ): Promise<TestApi> {
   const blobRoot = overrides.blobRoot ?? (await mkdtemp(path.join(tmpdir(), 'imgkit-blobs-')));
   const storage = new LocalBlobStore(blobRoot);
+  const cache = new DiskCache(await mkdtemp(path.join(tmpdir(), 'imgkit-cache-')), 64 * 1024 * 1024);
+  await cache.init();
+  const renders = { count: 0 };
+  const render = (input: Buffer, spec: TransformSpec): Promise<Rendered> => {
+    renders.count++;
+    return transformImage(input, spec, {
+      maxInputPixels: 100_000_000,
+      maxFrames: 500,
+      maxOutputSide: 4096,
+      timeoutSeconds: 30,
+    });
+  };
   const app = createApp({
     pool,
     storage,
@@ -46,6 +62,7 @@ export async function startApi(
     variantPresets: ['thumbnail', 'medium', 'large'],
     allowPrivateNetworks: overrides.allowPrivateNetworks ?? true,
     webhooks: { secretRotationMs: overrides.webhookRotationMs ?? 24 * 3600_000, deliveryMaxAttempts: 8 },
+    signedUrls: { cache, keyId: '1', keys: { '1': TEST_SECRET, old: `${TEST_SECRET}-old` }, render },
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((r) => server.once('listening', () => r()));
@@ -56,7 +73,13 @@ export async function startApi(
         server.close(() => r());
       }),
   );
-  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, storage, blobRoot };
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    storage,
+    blobRoot,
+    cache,
+    renders,
+  };
 }
 
 export async function newAccountWithKey(pool: Pool, name = 'test') {

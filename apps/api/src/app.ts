@@ -1,6 +1,7 @@
 import type { Pool } from '@imgkit/db';
 import type { Logger } from '@imgkit/log';
-import type { BlobStore } from '@imgkit/storage';
+import type { Rendered, TransformSpec } from '@imgkit/media';
+import type { BlobStore, DiskCache } from '@imgkit/storage';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { requireApiKey } from './middleware/auth.ts';
@@ -10,6 +11,8 @@ import { problemErrorHandler, problems } from './problem.ts';
 import { docsRouter } from './routes/docs.ts';
 import { healthRouter } from './routes/health.ts';
 import { imagesRouter } from './routes/images.ts';
+import { jobsRouter } from './routes/jobs.ts';
+import { signedImagesRouter } from './routes/signed-images.ts';
 import { webhooksRouter } from './routes/webhooks.ts';
 
 export interface AppDeps {
@@ -23,11 +26,18 @@ export interface AppDeps {
     passthroughBytes: number;
     rateLimitPerMinute: number;
     processImageMaxAttempts?: number;
+    maxOutputSide?: number;
   };
   variantPresets: readonly string[];
   /** FETCH_ALLOW_PRIVATE_NETWORKS: also governs which webhook URLs are accepted. */
   allowPrivateNetworks?: boolean;
   webhooks?: { secretRotationMs: number; deliveryMaxAttempts: number };
+  signedUrls?: {
+    cache: DiskCache;
+    keyId: string;
+    keys: Record<string, string>;
+    render: (input: Buffer, spec: TransformSpec) => Promise<Rendered>;
+  };
   isShuttingDown?: () => boolean;
 }
 
@@ -52,10 +62,33 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(healthRouter({ pool: deps.pool, isShuttingDown: deps.isShuttingDown ?? (() => false) }));
   app.use(docsRouter());
+  const signed = deps.signedUrls
+    ? signedImagesRouter({
+        pool: deps.pool,
+        storage: deps.storage,
+        cache: deps.signedUrls.cache,
+        signingKeyId: deps.signedUrls.keyId,
+        signingKeys: deps.signedUrls.keys,
+        maxOutputSide: deps.limits.maxOutputSide ?? 4096,
+        render: deps.signedUrls.render,
+      })
+    : undefined;
+  // Signed image URLs carry their own authorisation (the signature), not an API key.
+  if (signed) app.use(signed.publicRouter);
 
   const onError = (err: unknown) => deps.logger.error({ err }, 'unexpected error');
   app.use('/v1', requireApiKey({ pool: deps.pool, secretKey: deps.secretKey, onError }));
   app.use('/v1', rateLimit({ pool: deps.pool, perMinute: deps.limits.rateLimitPerMinute }));
+  // Jobs may carry the image inline (base64), so their JSON limit follows MAX_UPLOAD_BYTES.
+  app.use(
+    '/v1/jobs',
+    express.json({
+      limit: Math.ceil((deps.limits.uploadBytes * 4) / 3) + 64 * 1024,
+      verify: (req, _res, buf) => {
+        (req as typeof req & { rawBody?: Buffer }).rawBody = buf;
+      },
+    }),
+  );
   app.use(
     '/v1',
     express.json({
@@ -77,6 +110,18 @@ export function createApp(deps: AppDeps): Express {
       allowPrivateNetworks: deps.allowPrivateNetworks ?? false,
     }),
   );
+  app.use(
+    jobsRouter({
+      pool: deps.pool,
+      storage: deps.storage,
+      maxUploadBytes: deps.limits.uploadBytes,
+      maxPassthroughBytes: deps.limits.passthroughBytes,
+      maxOutputSide: deps.limits.maxOutputSide ?? 4096,
+      allowPrivateNetworks: deps.allowPrivateNetworks ?? false,
+      maxAttempts: deps.limits.processImageMaxAttempts ?? 5,
+    }),
+  );
+  if (signed) app.use(signed.apiRouter);
   app.use(
     webhooksRouter({
       pool: deps.pool,

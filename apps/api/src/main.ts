@@ -2,11 +2,10 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { createPool, migrate } from '@imgkit/db';
 import { createLogger } from '@imgkit/log';
+import { transformImage } from '@imgkit/media';
 import { loadConfigOrExit, onShutdownSignal, resolveDatabase } from '@imgkit/runtime';
-import { LocalBlobStore } from '@imgkit/storage';
+import { DiskCache, LocalBlobStore } from '@imgkit/storage';
 import { createApp } from './app.ts';
-
-export const VARIANT_PRESETS = ['thumbnail', 'medium', 'large'] as const;
 
 async function main() {
   const config = loadConfigOrExit();
@@ -19,6 +18,8 @@ async function main() {
     applicationName: 'imgkit-api',
     onError: (err) => logger.warn({ err }, 'idle database client error'),
   });
+  const cache = new DiskCache(path.join(config.dataDir, 'cache'), config.CACHE_MAX_BYTES);
+  await cache.init();
   let shuttingDown = false;
   const app = createApp({
     pool,
@@ -31,9 +32,22 @@ async function main() {
       passthroughBytes: config.MAX_PASSTHROUGH_BYTES,
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
       processImageMaxAttempts: config.PROCESS_IMAGE_MAX_ATTEMPTS,
+      maxOutputSide: config.MAX_OUTPUT_SIDE,
     },
-    variantPresets: VARIANT_PRESETS,
+    variantPresets: Object.keys(config.VARIANT_PRESETS),
     allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
+    signedUrls: {
+      cache,
+      keyId: config.URL_SIGNING_KEY_ID,
+      keys: { ...config.URL_SIGNING_OLD_KEYS, [config.URL_SIGNING_KEY_ID]: config.urlSigningKey },
+      render: (input, spec) =>
+        transformImage(input, spec, {
+          maxInputPixels: config.MAX_INPUT_PIXELS,
+          maxFrames: config.MAX_ANIMATION_FRAMES,
+          maxOutputSide: config.MAX_OUTPUT_SIDE,
+          timeoutSeconds: Math.ceil(config.DECODE_TIMEOUT_MS / 1000),
+        }),
+    },
     webhooks: {
       secretRotationMs: config.WEBHOOK_SECRET_ROTATION_HOURS * 3600_000,
       deliveryMaxAttempts: config.WEBHOOK_RETRY_SCHEDULE.length,

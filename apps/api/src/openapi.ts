@@ -3,6 +3,8 @@ import { registry } from './schemas/zod.ts';
 // Route modules register their paths on import.
 import './routes/health.ts';
 import './routes/images.ts';
+import './routes/jobs.ts';
+import './routes/signed-images.ts';
 import './routes/webhooks.ts';
 
 export function buildOpenApiDocument() {

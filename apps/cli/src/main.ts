@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { runAccounts, runKeys } from './commands/accounts.ts';
 import { runDev } from './commands/dev.ts';
 import { runMigrate } from './commands/migrate.ts';
+import { runSignUrl } from './commands/sign-url.ts';
 import { runTasks } from './commands/tasks.ts';
 import { CliError, type Output } from './output.ts';
 
@@ -16,6 +17,8 @@ const USAGE = `usage: imgkit <command> [options]
   keys revoke KEY_ID
   tasks stats                           task counts by kind and status, oldest ready task age
   tasks retry TASK_ID                   requeue a failed task
+  sign-url IMAGE_ID [--width N] [--height N] [--fit cover|inside|fill] [--gravity G]
+           [--quality Q] [--format jpg|png|webp|avif|gif] [--expires-in SECONDS]
 
   --json   print exactly one JSON object (for scripts)`;
 
@@ -28,6 +31,13 @@ async function main(argv: string[]): Promise<void> {
       name: { type: 'string' },
       account: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
+      width: { type: 'string' },
+      height: { type: 'string' },
+      fit: { type: 'string' },
+      gravity: { type: 'string' },
+      quality: { type: 'string' },
+      format: { type: 'string' },
+      'expires-in': { type: 'string' },
     },
   });
   const out: Output = {
@@ -52,6 +62,8 @@ async function main(argv: string[]): Promise<void> {
       return runKeys(out, sub, { account: values.account, name: values.name, id: arg });
     case 'tasks':
       return runTasks(out, sub, arg);
+    case 'sign-url':
+      return runSignUrl(out, sub, values);
     default:
       throw new CliError(`unknown command "${command}"\n\n${USAGE}`);
   }

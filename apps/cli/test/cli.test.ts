@@ -50,3 +50,23 @@ test('migrate reports an up-to-date database', async () => {
   const out = await imgkit('migrate');
   assert.deepEqual(out.applied, []);
 });
+
+test('sign-url prints a URL the verifier accepts', async () => {
+  const { verifyPath } = await import('@imgkit/urls');
+  const id = 'img_3MRvmsIg0DHgU78lo3y9bXv5Tl4';
+  const out = await imgkit(
+    'sign-url',
+    id,
+    '--width',
+    '200',
+    '--height',
+    '200',
+    '--fit',
+    'cover',
+    '--format',
+    'webp',
+  );
+  const [, , sig, opts, file] = out.url.split('/');
+  assert.equal(opts, 'k:1,w:200,h:200,fit:cover');
+  assert.ok(verifyPath({ '1': TEST_SECRET }, sig, opts, file).ok);
+});

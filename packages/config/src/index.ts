@@ -46,6 +46,37 @@ export const envSchema = z.object({
   MAX_INPUT_PIXELS: int(1).default(100_000_000),
   MAX_PASSTHROUGH_BYTES: int(0).default(16 * 1024),
   MAX_ANIMATION_FRAMES: int(1).default(500),
+  MAX_OUTPUT_SIDE: int(16, 65_535).default(4096),
+  VARIANT_PRESETS: z
+    .string()
+    .regex(
+      /^[a-z0-9_-]{1,32}:\d{1,5}(,[a-z0-9_-]{1,32}:\d{1,5})*$/,
+      'must look like thumbnail:100,medium:500',
+    )
+    .default('thumbnail:100,medium:500,large:1000')
+    .transform((s) =>
+      Object.fromEntries(s.split(',').map((p) => [p.split(':')[0], Number(p.split(':')[1])])),
+    ),
+  CACHE_MAX_BYTES: int(0).default(1024 * 1024 * 1024),
+  URL_SIGNING_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9]{1,16}$/, 'must be 1–16 letters or digits')
+    .default('1'),
+  URL_SIGNING_OLD_KEYS: z
+    .string()
+    .regex(
+      /^([A-Za-z0-9]{1,16}=[^,]{32,})?(,[A-Za-z0-9]{1,16}=[^,]{32,})*$/,
+      'must be id=key,id=key (keys ≥ 32 chars)',
+    )
+    .default('')
+    .transform((s) =>
+      Object.fromEntries(
+        s
+          .split(',')
+          .filter(Boolean)
+          .map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
+      ),
+    ),
   DECODE_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   PROCESS_IMAGE_MAX_ATTEMPTS: int(1, 100).default(5),
   PROCESS_IMAGE_BACKOFF_MS: int(1, 3_600_000).default(5000),

@@ -54,7 +54,8 @@ export const WorkerQ = {
     'images.complete',
     `UPDATE images SET status = 'completed', content_type = $2, width = $3, height = $4, orientation = $5,
        format = $6, exif = $7, xmp = $8, iptc = $9, gps = $10, phash = $11, dhash = $12, palette = $13,
-       placeholder = $14, error_code = NULL, error_message = NULL, completed_at = now(), updated_at = now()
+       placeholder = $14, variants = $15, error_code = NULL, error_message = NULL, completed_at = now(),
+       updated_at = now()
      WHERE id = $1 RETURNING id`,
   ),
   fail: sql(

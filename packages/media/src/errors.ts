@@ -6,7 +6,9 @@ export type MediaErrorCode =
   | 'too_many_frames'
   | 'decode_failed'
   | 'decode_timeout'
-  | 'empty_file';
+  | 'empty_file'
+  | 'output_too_large'
+  | 'invalid_transform';
 
 export class MediaError extends Error {
   override name = 'MediaError';

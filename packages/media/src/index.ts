@@ -7,3 +7,16 @@ export { iccDescription } from './icc.ts';
 export { findOgImage } from './og-image.ts';
 export { dominantColors, type PaletteEntry } from './palette.ts';
 export { type ImageFormat, MIME, type SniffedFormat, sniff } from './sniff.ts';
+export {
+  GRAVITIES,
+  type Gravity,
+  OPERATIONS,
+  type Operation,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  type Rendered,
+  type TransformLimits,
+  type TransformSpec,
+  transformImage,
+  type Watermark,
+} from './transform.ts';

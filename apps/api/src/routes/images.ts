@@ -8,6 +8,7 @@ import {
   originalKey,
   imageQueries as Q,
   rawJsonMember,
+  variantKey,
   variantsPrefix,
 } from '@imgkit/images';
 import { cancelTasksForSubject, enqueue } from '@imgkit/queue';
@@ -354,6 +355,25 @@ export function imagesRouter(deps: ImagesRouteDeps): Router {
     blob.stream.pipe(res);
   });
 
+  router.get('/v1/images/:id/variants/:name', async (req, res) => {
+    const row = await findImage(req, res);
+    const name = String(req.params.name);
+    const variant = row.variants[name] as { format: string } | undefined;
+    if (!variant) throw problems.notFound(`The image has no variant ${JSON.stringify(name)}.`);
+    let blob: Awaited<ReturnType<BlobStore['get']>>;
+    try {
+      blob = await deps.storage.get(variantKey(row.account_id, row.id, name));
+    } catch (err) {
+      if (err instanceof BlobNotFoundError) throw problems.notFound('The variant is missing from storage.');
+      throw err;
+    }
+    res.setHeader('Content-Type', `image/${variant.format}`);
+    res.setHeader('Content-Length', String(blob.byteSize));
+    res.setHeader('Cache-Control', 'private, max-age=31536000, immutable');
+    blob.stream.on('error', () => res.destroy());
+    blob.stream.pipe(res);
+  });
+
   router.delete('/v1/images/:id', async (req, res) => {
     const { accountId } = principalOf(res);
     const id = String(req.params.id);
@@ -494,6 +514,18 @@ registry.registerPath({
     },
     304: { description: 'Not modified (If-None-Match)' },
     ...problemResponses(401, 404, 409, 429),
+  },
+});
+
+registry.registerPath({
+  method: 'get',
+  path: '/v1/images/{id}/variants/{name}',
+  summary: 'Download a rendered variant (preset)',
+  security,
+  request: { params: ImageIdParam.extend({ name: z.string().openapi({ example: 'thumbnail' }) }) },
+  responses: {
+    200: { description: 'The variant bytes', content: { 'image/jpeg': { schema: z.string() } } },
+    ...problemResponses(401, 404, 429),
   },
 });
 

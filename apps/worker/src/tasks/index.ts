@@ -6,6 +6,7 @@ import type { TaskKindDefinition } from '@imgkit/queue';
 import type { BlobStore } from '@imgkit/storage';
 import { deliverWebhookTask } from './deliver-webhook.ts';
 import { processImageTask } from './process-image.ts';
+import { renderJobTask } from './render-job.ts';
 
 export interface TaskDeps {
   config: Readonly<Config>;
@@ -17,5 +18,5 @@ export interface TaskDeps {
 
 /** The registry: one file per task kind in this folder. */
 export function taskKinds(deps: TaskDeps): TaskKindDefinition[] {
-  return [processImageTask(deps), deliverWebhookTask(deps)];
+  return [processImageTask(deps), renderJobTask(deps), deliverWebhookTask(deps)];
 }

@@ -6,8 +6,9 @@ import {
   imageQueries,
   originalKey,
   imageWorkerQueries as Q,
+  variantKey,
 } from '@imgkit/images';
-import { type Extracted, extractImage, MediaError } from '@imgkit/media';
+import { type Extracted, extractImage, MediaError, transformImage } from '@imgkit/media';
 import { type ClaimedTask, type ErrorRecord, permanentError, type TaskKindDefinition } from '@imgkit/queue';
 import { type EventType, recordEvent } from '@imgkit/webhooks';
 import { downloadImage } from '../download.ts';
@@ -50,9 +51,10 @@ export function processImageTask(deps: TaskDeps): TaskKindDefinition {
         if (err instanceof MediaError) throw permanentError(err.code, err.message, err);
         throw err;
       }
+      const variants = extracted.format.decodable ? await renderVariants(image, bytes) : {};
       // Outbox: the image's final state, its webhook messages and the task's completion commit together.
       await withTransaction(pool, async (tx) => {
-        await saveExtraction(tx, imageId, extracted);
+        await saveExtraction(tx, imageId, extracted, variants);
         await announce(tx, imageId, 'image.completed');
         await ctx.completeWithin(tx);
       });
@@ -66,6 +68,34 @@ export function processImageTask(deps: TaskDeps): TaskKindDefinition {
       await announce(tx, subjectOf(task), 'image.failed');
     },
   };
+
+  /** The requested presets (fit inside N px wide, JPEG), from the bytes already in memory. */
+  async function renderVariants(image: ImageRow, bytes: Buffer): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const name of image.requested_variants) {
+      const width = config.VARIANT_PRESETS[name];
+      if (!width) continue;
+      const rendered = await transformImage(
+        bytes,
+        { operation: 'thumbnail', width, format: 'jpeg' },
+        {
+          maxInputPixels: config.MAX_INPUT_PIXELS,
+          maxFrames: config.MAX_ANIMATION_FRAMES,
+          maxOutputSide: config.MAX_OUTPUT_SIDE,
+          timeoutSeconds: Math.ceil(config.DECODE_TIMEOUT_MS / 1000),
+        },
+      );
+      const stored = await storage.putBuffer(variantKey(image.account_id, image.id, name), rendered.data);
+      out[name] = {
+        width: rendered.width,
+        height: rendered.height,
+        format: rendered.format,
+        byte_size: stored.byteSize,
+        url: `/v1/images/${image.id}/variants/${name}`,
+      };
+    }
+    return out;
+  }
 
   async function announce(tx: Queryable, imageId: string, type: EventType): Promise<void> {
     const row = await queryOne<ImageRow>(tx, imageQueries.getById, [imageId]);
@@ -101,7 +131,12 @@ export function processImageTask(deps: TaskDeps): TaskKindDefinition {
   }
 }
 
-async function saveExtraction(tx: PoolClient | Queryable, imageId: string, x: Extracted): Promise<void> {
+async function saveExtraction(
+  tx: PoolClient | Queryable,
+  imageId: string,
+  x: Extracted,
+  variants: Record<string, unknown>,
+): Promise<void> {
   await query(tx, Q.complete, [
     imageId,
     x.mime,
@@ -117,6 +152,7 @@ async function saveExtraction(tx: PoolClient | Queryable, imageId: string, x: Ex
     x.dhash === null ? null : hexToHash(x.dhash),
     x.palette === null ? null : JSON.stringify(x.palette),
     x.placeholder,
+    variants,
   ]);
 }
 

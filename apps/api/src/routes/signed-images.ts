@@ -1,0 +1,222 @@
+import { createReadStream } from 'node:fs';
+import { type Pool, queryOne } from '@imgkit/db';
+import { isId } from '@imgkit/ids';
+import { type ImageRow, imageQueries } from '@imgkit/images';
+import { MediaError, type Rendered, type TransformSpec } from '@imgkit/media';
+import type { BlobStore, DiskCache } from '@imgkit/storage';
+import { EXTENSIONS, renderingId, signPath, type UrlOptions, verifyPath } from '@imgkit/urls';
+import { type Request, type Response, Router } from 'express';
+import { principalOf } from '../middleware/auth.ts';
+import { Problem, problems } from '../problem.ts';
+import { bearerAuth, fieldErrors, problemResponses, registry, z } from '../schemas/zod.ts';
+
+export interface SignedImagesDeps {
+  pool: Pool;
+  storage: BlobStore;
+  cache: DiskCache;
+  /** The current key id and key, plus older keys still accepted. */
+  signingKeyId: string;
+  signingKeys: Record<string, string>;
+  maxOutputSide: number;
+  /** transformImage, injectable so tests can count decodes. */
+  render: (input: Buffer, spec: TransformSpec) => Promise<Rendered>;
+}
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+const UrlRequest = z.strictObject({
+  width: z.number().int().min(1).optional(),
+  height: z.number().int().min(1).optional(),
+  fit: z.enum(['cover', 'inside', 'fill']).optional(),
+  gravity: z
+    .string()
+    .regex(/^[a-z]{1,16}$/)
+    .optional(),
+  quality: z.number().int().min(1).max(100).optional(),
+  format: z.enum(Object.keys(EXTENSIONS) as [string, ...string[]]).default('jpg'),
+  expires_in: z
+    .number()
+    .int()
+    .min(1)
+    .max(10 * 365 * 86400)
+    .optional()
+    .openapi({ description: 'Seconds' }),
+});
+const UrlsBody = registry.register(
+  'SignedUrlRequest',
+  z.strictObject({ urls: z.array(UrlRequest).min(1).max(20) }),
+);
+
+/**
+ * GET /i/<signature>/<options>/<image_id>.<ext>: thumbnails on the fly for a
+ * CDN or nginx to cache. The signature and expiry are checked before any
+ * storage or decode; the ETag is known before rendering; renders are cached on
+ * local disk and concurrent misses of one rendering share one render.
+ */
+export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Router; apiRouter: Router } {
+  const router = Router();
+  const apiRouter = Router();
+  const inFlight = new Map<string, Promise<Rendered>>();
+
+  router.get('/i/:signature/:options/:file', async (req, res) => {
+    const verified = verifyPath(deps.signingKeys, req.params.signature, req.params.options, req.params.file);
+    if (!verified.ok) {
+      throw verified.status === 410
+        ? new Problem(410, 'url_expired', 'Gone', verified.reason)
+        : new Problem(403, 'bad_signature', 'Forbidden', verified.reason);
+    }
+    const { options, imageId, format } = verified;
+    for (const [field, v] of [
+      ['w', options.width],
+      ['h', options.height],
+    ] as const) {
+      if (v !== undefined && v > deps.maxOutputSide) {
+        throw problems.badRequest('output_too_large', `${field} must be at most ${deps.maxOutputSide}`);
+      }
+    }
+    const image = await queryOne<ImageRow>(deps.pool, imageQueries.getById, [imageId]);
+    if (image?.status !== 'completed' || !image.storage_key || !image.checksum) {
+      throw problems.notFound('No such image, or it is not processed yet.');
+    }
+    const id = renderingId(image.checksum, options, format);
+    const etag = `"${id}"`;
+    res.setHeader('ETag', etag);
+    res.setHeader('Cache-Control', IMMUTABLE);
+    if (req.get('If-None-Match') === etag) {
+      res.status(304).end();
+      return;
+    }
+    const cached = deps.cache.get(id);
+    if (cached) {
+      res.setHeader('Content-Type', `image/${format}`);
+      res.setHeader('Content-Length', String(cached.size));
+      res.setHeader('X-Cache', 'HIT');
+      const stream = createReadStream(cached.path);
+      stream.on('error', () => {
+        deps.cache.forget(id);
+        res.destroy();
+      });
+      stream.pipe(res);
+      return;
+    }
+    let pending = inFlight.get(id);
+    if (!pending) {
+      pending = renderOnce(image.storage_key, options, format).finally(() => inFlight.delete(id));
+      inFlight.set(id, pending);
+      pending.then((r) => deps.cache.put(id, r.data)).catch(() => undefined);
+    }
+    const rendered = await pending;
+    res.setHeader('Content-Type', rendered.mime);
+    res.setHeader('Content-Length', String(rendered.data.length));
+    res.setHeader('X-Cache', 'MISS');
+    res.end(rendered.data);
+  });
+
+  async function renderOnce(
+    storageKey: string,
+    o: UrlOptions,
+    format: TransformSpec['format'],
+  ): Promise<Rendered> {
+    const original = await deps.storage.readBuffer(storageKey);
+    const operation =
+      o.width || o.height
+        ? o.fit === 'cover'
+          ? 'cover'
+          : o.fit === 'fill'
+            ? 'resize'
+            : 'thumbnail'
+        : 'convert';
+    try {
+      return await deps.render(original, {
+        operation,
+        width: o.width,
+        height: o.height,
+        gravity: o.gravity as TransformSpec['gravity'],
+        quality: o.quality,
+        format,
+      });
+    } catch (err) {
+      if (err instanceof MediaError) {
+        throw err.code === 'image_too_large' || err.code === 'output_too_large'
+          ? new Problem(422, err.code, 'Unprocessable Content', err.message)
+          : problems.badRequest(err.code, err.message);
+      }
+      throw err;
+    }
+  }
+
+  apiRouter.post('/v1/images/:id/urls', async (req: Request, res: Response) => {
+    const id = String(req.params.id);
+    const { accountId } = principalOf(res);
+    const image = isId('image', id)
+      ? await queryOne<ImageRow>(deps.pool, imageQueries.get, [id, accountId])
+      : undefined;
+    if (!image) throw problems.notFound(`No image ${JSON.stringify(id)}.`);
+    const parsed = UrlsBody.safeParse(req.body);
+    if (!parsed.success) throw problems.validation(fieldErrors(parsed.error));
+    const key = deps.signingKeys[deps.signingKeyId];
+    const now = Math.floor(Date.now() / 1000);
+    const urls = parsed.data.urls.map((u, i) => {
+      for (const [field, v] of [
+        ['width', u.width],
+        ['height', u.height],
+      ] as const) {
+        if (v !== undefined && v > deps.maxOutputSide) {
+          throw problems.validation([
+            { field: `urls.${i}.${field}`, message: `must be at most ${deps.maxOutputSide}` },
+          ]);
+        }
+      }
+      const options: UrlOptions = {
+        keyId: deps.signingKeyId,
+        width: u.width,
+        height: u.height,
+        fit: u.fit,
+        gravity: u.gravity,
+        quality: u.quality,
+        expires: u.expires_in ? now + u.expires_in : undefined,
+      };
+      return { url: signPath(key, options, id, u.format), expires_at: options.expires ?? null };
+    });
+    res.json({ image_id: id, urls });
+  });
+
+  return { publicRouter: router, apiRouter };
+}
+
+registry.registerPath({
+  method: 'post',
+  path: '/v1/images/{id}/urls',
+  summary: 'Signed on-the-fly URLs for the given renderings',
+  security: [{ [bearerAuth.name]: [] }],
+  request: {
+    params: z.object({ id: z.string() }),
+    body: { content: { 'application/json': { schema: UrlsBody } } },
+  },
+  responses: {
+    200: {
+      description: 'The URLs (relative to the API base)',
+      content: {
+        'application/json': {
+          schema: z.object({
+            image_id: z.string(),
+            urls: z.array(z.object({ url: z.string(), expires_at: z.number().nullable() })),
+          }),
+        },
+      },
+    },
+    ...problemResponses(400, 401, 404, 429),
+  },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/i/{signature}/{options}/{file}',
+  summary: 'A rendering by signed URL (no API key; cacheable forever)',
+  request: { params: z.object({ signature: z.string(), options: z.string(), file: z.string() }) },
+  responses: {
+    200: { description: 'The image', content: { 'image/*': { schema: z.string() } } },
+    304: { description: 'Not modified' },
+    403: { description: 'Bad signature', content: { 'application/problem+json': { schema: z.object({}) } } },
+    410: { description: 'Expired', content: { 'application/problem+json': { schema: z.object({}) } } },
+  },
+});

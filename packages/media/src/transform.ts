@@ -1,0 +1,217 @@
+import sharp, { type Sharp } from 'sharp';
+import { MediaError } from './errors.ts';
+import { sniff } from './sniff.ts';
+
+export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'gif'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+export const OPERATIONS = ['resize', 'thumbnail', 'cover', 'convert'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+export const GRAVITIES = [
+  'centre',
+  'north',
+  'northeast',
+  'east',
+  'southeast',
+  'south',
+  'southwest',
+  'west',
+  'northwest',
+  'attention',
+  'entropy',
+] as const;
+export type Gravity = (typeof GRAVITIES)[number];
+
+export interface Watermark {
+  image?: Buffer;
+  text?: string;
+  position?: Exclude<Gravity, 'attention' | 'entropy'>;
+  /** Pixels from the edge. */
+  margin?: number;
+  /** 0–1. */
+  opacity?: number;
+  /** Watermark width as a fraction of the output width. */
+  scale?: number;
+}
+
+export interface TransformSpec {
+  operation: Operation;
+  width?: number;
+  height?: number;
+  gravity?: Gravity;
+  format?: OutputFormat;
+  quality?: number;
+  /** Allow output larger than the input (default: never enlarge). */
+  enlarge?: boolean;
+  keepMetadata?: boolean;
+  watermark?: Watermark;
+}
+
+export interface TransformLimits {
+  maxInputPixels: number;
+  maxFrames: number;
+  maxOutputSide: number;
+  timeoutSeconds: number;
+}
+
+export interface Rendered {
+  data: Buffer;
+  format: OutputFormat;
+  mime: string;
+  width: number;
+  height: number;
+  animated: boolean;
+}
+
+const MIME: Record<OutputFormat, string> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  avif: 'image/avif',
+  gif: 'image/gif',
+};
+const ANIMATABLE = new Set<OutputFormat>(['gif', 'webp']);
+
+/**
+ * The one implementation behind jobs, variants and signed URLs: orientation
+ * applied, sRGB, metadata stripped unless asked, never enlarged unless asked,
+ * animation kept when the output format can hold it.
+ */
+export async function transformImage(
+  input: Buffer,
+  spec: TransformSpec,
+  limits: TransformLimits,
+): Promise<Rendered> {
+  checkOutputSize(spec, limits.maxOutputSide);
+  const sniffed = sniff(input);
+  if (sniffed.kind !== 'image') throw new MediaError('not_an_image', 'the input is not a supported image');
+  const format = spec.format ?? defaultFormat(sniffed.format);
+  const header = await sharp(input, { failOn: 'none', limitInputPixels: false }).metadata();
+  const pages = Math.max(1, header.pages ?? 1);
+  const frameHeight = header.pageHeight ?? header.height ?? 0;
+  if ((header.width ?? 0) * frameHeight * pages > limits.maxInputPixels) {
+    throw new MediaError('image_too_large', `the input exceeds ${limits.maxInputPixels} pixels`);
+  }
+  const animated = pages > 1 && pages <= limits.maxFrames && ANIMATABLE.has(format) && !spec.watermark;
+  let img = sharp(input, {
+    failOn: 'none',
+    limitInputPixels: limits.maxInputPixels,
+    animated,
+  })
+    .timeout({ seconds: limits.timeoutSeconds })
+    .autoOrient()
+    .toColourspace('srgb');
+  img = applyGeometry(img, spec);
+  if (spec.keepMetadata) img = img.keepMetadata();
+  try {
+    if (spec.watermark) img = await applyWatermark(img, spec.watermark);
+    img = encode(img, format, spec.quality);
+    const { data, info } = await img.toBuffer({ resolveWithObject: true });
+    const height = animated && info.pageHeight ? info.pageHeight : info.height;
+    return { data, format, mime: MIME[format], width: info.width, height, animated };
+  } catch (err) {
+    if (err instanceof MediaError) throw err;
+    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    if (/timeout/i.test(message))
+      throw new MediaError('decode_timeout', `rendering timed out: ${message}`, { cause: err });
+    throw new MediaError('decode_failed', `rendering failed: ${message}`, { cause: err });
+  }
+}
+
+function defaultFormat(input: string): OutputFormat {
+  return (OUTPUT_FORMATS as readonly string[]).includes(input) ? (input as OutputFormat) : 'jpeg';
+}
+
+function checkOutputSize(spec: TransformSpec, maxSide: number): void {
+  for (const [name, v] of [
+    ['width', spec.width],
+    ['height', spec.height],
+  ] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > maxSide)) {
+      throw new MediaError('output_too_large', `${name} must be an integer from 1 to ${maxSide}`);
+    }
+  }
+  if (spec.operation !== 'convert' && spec.width === undefined && spec.height === undefined) {
+    throw new MediaError('invalid_transform', `${spec.operation} needs a width or a height`);
+  }
+  if ((spec.operation === 'resize' || spec.operation === 'cover') && (!spec.width || !spec.height)) {
+    throw new MediaError('invalid_transform', `${spec.operation} needs both width and height`);
+  }
+}
+
+function applyGeometry(img: Sharp, spec: TransformSpec): Sharp {
+  const withoutEnlargement = !spec.enlarge;
+  switch (spec.operation) {
+    case 'convert':
+      return img;
+    case 'resize':
+      return img.resize(spec.width, spec.height, { fit: 'fill', withoutEnlargement });
+    case 'thumbnail':
+      return img.resize(spec.width, spec.height, { fit: 'inside', withoutEnlargement });
+    case 'cover': {
+      const g = spec.gravity ?? 'centre';
+      const position =
+        g === 'attention' ? sharp.strategy.attention : g === 'entropy' ? sharp.strategy.entropy : g;
+      return img.resize(spec.width, spec.height, { fit: 'cover', position, withoutEnlargement });
+    }
+  }
+}
+
+function encode(img: Sharp, format: OutputFormat, quality?: number): Sharp {
+  switch (format) {
+    case 'jpeg':
+      return img.jpeg({ quality: quality ?? 80, mozjpeg: true });
+    case 'png':
+      return img.png({ compressionLevel: 9, palette: quality !== undefined, quality });
+    case 'webp':
+      return img.webp({ quality: quality ?? 80 });
+    case 'avif':
+      return img.avif({ quality: quality ?? 50, effort: 4 });
+    case 'gif':
+      return img.gif();
+  }
+}
+
+/** Composites the watermark over the already-resized image (rendered once to know its size). */
+async function applyWatermark(img: Sharp, wm: Watermark): Promise<Sharp> {
+  const base = await img.png().toBuffer({ resolveWithObject: true });
+  const { width, height } = base.info;
+  const targetWidth = Math.max(1, Math.round(width * (wm.scale ?? 0.25)));
+  let overlay: Sharp;
+  if (wm.image) {
+    overlay = sharp(wm.image, { failOn: 'none', limitInputPixels: 50_000_000 }).resize({
+      width: targetWidth,
+    });
+  } else if (wm.text) {
+    const escaped = wm.text.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!);
+    overlay = sharp({
+      text: { text: `<span foreground="white">${escaped}</span>`, rgba: true, width: targetWidth, dpi: 150 },
+    });
+  } else {
+    return sharp(base.data);
+  }
+  const opacity = Math.min(1, Math.max(0, wm.opacity ?? 0.5));
+  const { data: mark, info } = await overlay
+    .ensureAlpha()
+    .linear([1, 1, 1, opacity], [0, 0, 0, 0])
+    .png()
+    .toBuffer({ resolveWithObject: true });
+  const margin = wm.margin ?? 16;
+  const pos = wm.position ?? 'southeast';
+  const left = pos.includes('west')
+    ? margin
+    : pos.includes('east')
+      ? width - info.width - margin
+      : (width - info.width) >> 1;
+  const top = pos.includes('north')
+    ? margin
+    : pos.includes('south')
+      ? height - info.height - margin
+      : (height - info.height) >> 1;
+  return sharp(base.data).composite([
+    {
+      input: mark,
+      left: Math.max(0, Math.min(left, width - info.width)),
+      top: Math.max(0, Math.min(top, height - info.height)),
+    },
+  ]);
+}

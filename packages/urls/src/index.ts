@@ -1,0 +1,116 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Signed on-the-fly image URLs: `/i/<signature>/<options>/<image_id>.<ext>`.
+ * Options are `name:value` pairs in one canonical order, so one rendering has
+ * exactly one URL; `k` names the signing key (keys rotate without breaking old
+ * URLs) and `exp` is an optional expiry in Unix seconds. The signature is
+ * base64url(HMAC-SHA256(key, "<options>/<image_id>.<ext>")).
+ */
+export interface UrlOptions {
+  keyId: string;
+  width?: number;
+  height?: number;
+  fit?: 'cover' | 'inside' | 'fill';
+  gravity?: string;
+  quality?: number;
+  expires?: number;
+}
+
+export const EXTENSIONS: Record<string, 'jpeg' | 'png' | 'webp' | 'avif' | 'gif'> = {
+  jpg: 'jpeg',
+  jpeg: 'jpeg',
+  png: 'png',
+  webp: 'webp',
+  avif: 'avif',
+  gif: 'gif',
+};
+
+const ORDER = ['k', 'w', 'h', 'fit', 'g', 'q', 'exp'] as const;
+
+export function serializeOptions(o: UrlOptions): string {
+  const values: Record<string, string | number | undefined> = {
+    k: o.keyId,
+    w: o.width,
+    h: o.height,
+    fit: o.fit,
+    g: o.gravity,
+    q: o.quality,
+    exp: o.expires,
+  };
+  return ORDER.filter((k) => values[k] !== undefined)
+    .map((k) => `${k}:${values[k]}`)
+    .join(',');
+}
+
+/** Parses options; undefined unless they are exactly in canonical form. */
+export function parseOptions(text: string): UrlOptions | undefined {
+  const o: Partial<UrlOptions> = {};
+  for (const part of text.split(',')) {
+    const i = part.indexOf(':');
+    if (i <= 0) return undefined;
+    const [k, v] = [part.slice(0, i), part.slice(i + 1)];
+    const int = /^[1-9]\d{0,9}$/.test(v) ? Number(v) : undefined;
+    if (k === 'k' && /^[A-Za-z0-9]{1,16}$/.test(v)) o.keyId = v;
+    else if (k === 'w' && int) o.width = int;
+    else if (k === 'h' && int) o.height = int;
+    else if (k === 'fit' && (v === 'cover' || v === 'inside' || v === 'fill')) o.fit = v;
+    else if (k === 'g' && /^[a-z]{1,16}$/.test(v)) o.gravity = v;
+    else if (k === 'q' && int && int <= 100) o.quality = int;
+    else if (k === 'exp' && int) o.expires = int;
+    else return undefined;
+  }
+  if (!o.keyId) return undefined;
+  const options = o as UrlOptions;
+  return serializeOptions(options) === text ? options : undefined;
+}
+
+function mac(key: string, signed: string): string {
+  return createHmac('sha256', key).update(signed).digest('base64url');
+}
+
+export function signPath(key: string, options: UrlOptions, imageId: string, ext: string): string {
+  const opts = serializeOptions(options);
+  return `/i/${mac(key, `${opts}/${imageId}.${ext}`)}/${opts}/${imageId}.${ext}`;
+}
+
+export type Verified =
+  | { ok: true; options: UrlOptions; imageId: string; ext: string; format: (typeof EXTENSIONS)[string] }
+  | { ok: false; status: 403 | 410; reason: string };
+
+/** Signature first, then expiry: nothing else about the request is trusted before that. */
+export function verifyPath(
+  keys: Record<string, string>,
+  signature: string,
+  optionsText: string,
+  file: string,
+  nowSeconds: number = Math.floor(Date.now() / 1000),
+): Verified {
+  const m = /^(img_[0-9A-Za-z]{27})\.([a-z]{3,4})$/.exec(file);
+  const options = parseOptions(optionsText);
+  if (!m || !options || !EXTENSIONS[m[2]]) return { ok: false, status: 403, reason: 'malformed signed URL' };
+  const key = keys[options.keyId];
+  if (!key) return { ok: false, status: 403, reason: 'unknown signing key' };
+  const expected = Buffer.from(mac(key, `${optionsText}/${file}`));
+  const got = Buffer.from(signature);
+  if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+    return { ok: false, status: 403, reason: 'bad signature' };
+  }
+  if (options.expires !== undefined && options.expires < nowSeconds) {
+    return { ok: false, status: 410, reason: 'the URL has expired' };
+  }
+  return { ok: true, options, imageId: m[1], ext: m[2], format: EXTENSIONS[m[2]] };
+}
+
+/**
+ * Names one rendering: the original's checksum plus what changes the output
+ * (not the key id or expiry). Used as the strong ETag and the cache key, so it
+ * is known before anything is decoded.
+ */
+export function renderingId(checksum: string, options: UrlOptions, format: string): string {
+  const { keyId: _k, expires: _e, ...output } = options;
+  return createHash('sha256')
+    .update(`${checksum}|${serializeOptions({ keyId: '-', ...output })}|${format}`)
+    .digest('hex')
+    .slice(0, 40);
+}
