@@ -14,25 +14,18 @@ export const Q = {
   notify: sql('tasks.notify', 'SELECT pg_notify($1, $2)'),
 
   // SKIP LOCKED lets any number of workers claim side by side without waiting on each other.
+  // The statement lives in a function (migrations/004) so stale statistics cannot turn it into a sort.
   claim: sql(
     'tasks.claim',
-    `WITH picked AS (
-       SELECT id FROM tasks
-       WHERE status = 'pending' AND run_at <= now() AND kind = ANY($3::text[])
-       ORDER BY priority DESC, run_at, id
-       LIMIT $2
-       FOR UPDATE SKIP LOCKED
-     )
-     UPDATE tasks t
-     SET status = 'running', attempts = t.attempts + 1, locked_by = $1,
-         locked_until = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
-     FROM picked WHERE t.id = picked.id
-     RETURNING t.id, t.kind, t.payload, t.priority, t.run_at, t.attempts, t.max_attempts,
-               t.subject_id, t.created_at, t.last_error`,
+    `SELECT id, kind, payload, priority, run_at, attempts, max_attempts, subject_id, created_at, last_error
+     FROM imgkit_claim_tasks($1, $2, $3::text[], $4::float8)`,
   ),
+  // The next scheduled task of the highest pending priority (priorities are rare; the poll covers the rest).
   nextRunAt: sql(
     'tasks.next_run_at',
-    `SELECT min(run_at) AS run_at FROM tasks WHERE status = 'pending' AND kind = ANY($1::text[])`,
+    `SELECT run_at FROM tasks
+     WHERE status = 'pending' AND run_at > now() AND kind = ANY($1::text[])
+     ORDER BY priority DESC, run_at, id LIMIT 1`,
   ),
 
   // Completion and failure are fenced on (locked_by, attempts): a worker whose lease

@@ -340,7 +340,17 @@ export class Worker {
     );
     try {
       await untilAborted(def.handler(task.payload, ctx), controller.signal);
-      if (!completedInside) await this.completeBatched(task);
+      // The slot is free as soon as the handler returns; the completion is written in the
+      // next batch. If that write is lost, the lease expires and the task runs again
+      // (at-least-once), which is the contract for handlers that do not completeWithin().
+      if (!completedInside) {
+        this.completeBatched(task).catch((err) =>
+          log.warn(
+            { err: errSummary(err) },
+            'completion not recorded; the task will run again after its lease',
+          ),
+        );
+      }
       finished('completed');
     } catch (err) {
       if (entry.leaseLost || err instanceof LeaseLostError || this.isShutdownAbort(err)) {

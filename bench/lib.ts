@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { embeddedUrl, migrate, startEmbeddedPostgres } from '@imgkit/db';
+import pg from 'pg';
+
+/** A PostgreSQL for a benchmark: BENCH_DATABASE_URL (a superuser URL) or a fresh embedded one. */
+export async function benchPostgres(): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
+  if (process.env.BENCH_DATABASE_URL)
+    return { adminUrl: process.env.BENCH_DATABASE_URL, stop: async () => {} };
+  const dir = await mkdtemp(path.join(tmpdir(), 'imgkit-bench-pg-'));
+  const port = await freePort();
+  const server = await startEmbeddedPostgres({ dataDir: dir, port, ephemeral: true });
+  return { adminUrl: embeddedUrl(port), stop: () => server.stop() };
+}
+
+/** A new, migrated database on that server. */
+export async function benchDatabase(adminUrl: string, migrated = true): Promise<string> {
+  const name = `imgkit_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  if (migrated) await migrate(url.toString());
+  return url.toString();
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** CPU time (ms) used so far by every process whose name is `postgres` (the server and its backends). */
+export async function postgresCpuMs(): Promise<number> {
+  const ticks = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const m = /^\d+ \((.*)\) \S+ (.*)$/.exec(stat);
+    if (!m || !m[1].startsWith('postgres')) continue;
+    const fields = m[2].split(' ');
+    total += ((Number(fields[10]) + Number(fields[11])) * 1000) / ticks;
+  }
+  return total;
+}
+
+export function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
+export function table(rows: Record<string, string | number>[]): string {
+  const cols = Object.keys(rows[0]);
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(width[i])).join('  ');
+  return [
+    line(cols),
+    line(width.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(cols.map((c) => String(r[c])))),
+  ].join('\n');
+}
+
+export const fmt = (n: number, digits = 0) => n.toFixed(digits);
