@@ -62,6 +62,7 @@ export async function startApi(
     variantPresets: ['thumbnail', 'medium', 'large'],
     allowPrivateNetworks: overrides.allowPrivateNetworks ?? true,
     webhooks: { secretRotationMs: overrides.webhookRotationMs ?? 24 * 3600_000, deliveryMaxAttempts: 8 },
+    authCacheMs: 0, // tests revoke keys and expect the next request to fail
     signedUrls: { cache, keyId: '1', keys: { '1': TEST_SECRET, old: `${TEST_SECRET}-old` }, render },
   });
   const server = app.listen(0, '127.0.0.1');

@@ -39,6 +39,8 @@ export interface AppDeps {
     render: (input: Buffer, spec: TransformSpec) => Promise<Rendered>;
   };
   isShuttingDown?: () => boolean;
+  /** How long a valid API key is remembered per process (a revocation takes up to this long). */
+  authCacheMs?: number;
 }
 
 /** The whole HTTP surface, with no listening socket, so tests can start it on port 0. */
@@ -77,7 +79,10 @@ export function createApp(deps: AppDeps): Express {
   if (signed) app.use(signed.publicRouter);
 
   const onError = (err: unknown) => deps.logger.error({ err }, 'unexpected error');
-  app.use('/v1', requireApiKey({ pool: deps.pool, secretKey: deps.secretKey, onError }));
+  app.use(
+    '/v1',
+    requireApiKey({ pool: deps.pool, secretKey: deps.secretKey, onError, cacheMs: deps.authCacheMs }),
+  );
   app.use('/v1', rateLimit({ pool: deps.pool, perMinute: deps.limits.rateLimitPerMinute }));
   // Jobs may carry the image inline (base64), so their JSON limit follows MAX_UPLOAD_BYTES.
   app.use(

@@ -13,6 +13,18 @@ export const Q = {
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      RETURNING ${COLUMNS}`,
   ),
+  // The image row and its process_image task in one statement (see migrations/005).
+  insertWithTask: sql(
+    'images.insert_with_task',
+    `WITH image AS (
+       INSERT INTO images (id, account_id, source, url, filename, content_type, byte_size, checksum, storage_key,
+                           requested_variants, extract_metadata, webhook_url, passthrough)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       RETURNING ${COLUMNS}
+     )
+     SELECT image.*, imgkit_enqueue($14, 'process_image', jsonb_build_object('image_id', image.id), $15, image.id) AS task_id
+     FROM image`,
+  ),
   get: sql('images.get', `SELECT ${COLUMNS} FROM images WHERE id = $1 AND account_id = $2`),
   getById: sql('images.get_by_id', `SELECT ${COLUMNS} FROM images WHERE id = $1`),
   // Newest first. $3/$4 are the cursors (ids), $5/$6 optional filters; $7 = limit + 1 to learn has_more.

@@ -8,6 +8,7 @@ export {
   taskStats,
 } from './enqueue.ts';
 export { type ErrorRecord, permanentError, retryableError, TaskError, toErrorRecord } from './errors.ts';
+export { Notifier } from './notifier.ts';
 export { CHANNEL } from './queries.ts';
 export {
   type ClaimedTask,

@@ -9,8 +9,20 @@ const REASONS = {
   revoked: 'The API key has been revoked.',
 } as const;
 
-/** Bearer API key authentication for /v1; puts the principal on res.locals. */
-export function requireApiKey(deps: { pool: Pool; secretKey: string; onError: (err: unknown) => void }) {
+/**
+ * Bearer API key authentication for /v1; puts the principal on res.locals.
+ * Valid keys are remembered for `cacheMs` (default 5 s) so the hot path does
+ * not hit the database on every request; a revocation takes effect within
+ * that time in every api process. Invalid keys are never cached.
+ */
+export function requireApiKey(deps: {
+  pool: Pool;
+  secretKey: string;
+  onError: (err: unknown) => void;
+  cacheMs?: number;
+}) {
+  const cacheMs = deps.cacheMs ?? 5000;
+  const cache = new Map<string, { principal: Principal; until: number }>();
   return async (req: Request, res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
@@ -19,9 +31,19 @@ export function requireApiKey(deps: { pool: Pool; secretKey: string; onError: (e
         header ? 'Use "Authorization: Bearer <key>".' : 'Send an API key: "Authorization: Bearer <key>".',
       );
     }
-    const result = await authenticateApiKey(deps.pool, deps.secretKey, match[1]);
+    const key = match[1];
+    const hit = cache.get(key);
+    if (hit && hit.until > Date.now()) {
+      res.locals.principal = hit.principal;
+      return next();
+    }
+    const result = await authenticateApiKey(deps.pool, deps.secretKey, key);
     if (!result.ok) throw problems.unauthorized(REASONS[result.reason]);
     res.locals.principal = result.principal;
+    if (cacheMs > 0) {
+      if (cache.size >= 10_000) cache.clear();
+      cache.set(key, { principal: result.principal, until: Date.now() + cacheMs });
+    }
     // Not awaited: a bookkeeping write must not slow or fail the request.
     touchApiKey(deps.pool, result.principal.keyId).catch(deps.onError);
     next();

@@ -11,7 +11,7 @@ import {
   variantKey,
   variantsPrefix,
 } from '@imgkit/images';
-import { cancelTasksForSubject, enqueue } from '@imgkit/queue';
+import { cancelTasksForSubject, enqueue, Notifier } from '@imgkit/queue';
 import { BlobNotFoundError, type BlobStore } from '@imgkit/storage';
 import { type Request, type Response, Router } from 'express';
 import {
@@ -60,6 +60,7 @@ interface NewImage {
 
 export function imagesRouter(deps: ImagesRouteDeps): Router {
   const router = Router();
+  const notifier = new Notifier(deps.pool);
 
   router.post('/v1/images', async (req, res) => {
     const idempotencyKey = validateIdempotencyKey(req.get('Idempotency-Key'));
@@ -190,38 +191,49 @@ export function imagesRouter(deps: ImagesRouteDeps): Router {
     }
     try {
       const location = `/v1/images/${imageId}`;
-      const body = await withTransaction(deps.pool, async (tx) => {
-        const row = await queryOne<ImageRow>(tx, Q.insert, [
-          imageId,
-          accountId,
-          image.source,
-          image.url,
-          image.filename,
-          null,
-          image.byteSize,
-          image.checksum,
-          image.storageKey,
-          image.variants,
-          image.extractMetadata,
-          image.webhookUrl,
-          image.passthrough,
+      const values = [
+        imageId,
+        accountId,
+        image.source,
+        image.url,
+        image.filename,
+        null,
+        image.byteSize,
+        image.checksum,
+        image.storageKey,
+        image.variants,
+        image.extractMetadata,
+        image.webhookUrl,
+        image.passthrough,
+      ];
+      let body: string;
+      if (!idempotencyKey) {
+        // The common case in one statement: image row, task and NOTIFY, atomically.
+        const row = await queryOne<ImageRow>(deps.pool, Q.insertWithTask, [
+          ...values,
+          newId('task'),
+          deps.processImageMaxAttempts,
         ]);
-        await enqueue(tx, {
-          kind: 'process_image',
-          payload: { image_id: imageId },
-          subjectId: imageId,
-          maxAttempts: deps.processImageMaxAttempts,
-        });
-        const json = imageJson(row!);
-        if (idempotencyKey) {
+        body = imageJson(row!);
+        notifier.wake();
+      } else {
+        body = await withTransaction(deps.pool, async (tx) => {
+          const row = await queryOne<ImageRow>(tx, Q.insert, values);
+          await enqueue(tx, {
+            kind: 'process_image',
+            payload: { image_id: imageId },
+            subjectId: imageId,
+            maxAttempts: deps.processImageMaxAttempts,
+          });
+          const json = imageJson(row!);
           await finishIdempotencyKey(tx, accountId, idempotencyKey, {
             status: 202,
             headers: { Location: location },
             body: json,
           });
-        }
-        return json;
-      });
+          return json;
+        });
+      }
       res.status(202).location(location).type('application/json').send(body);
     } catch (err) {
       if (idempotencyKey)

@@ -1,0 +1,122 @@
+/**
+ * bench/api: POST /v1/images (URL form) on the real api process — auth, rate limit,
+ * validation, one transaction writing the image and its task, NOTIFY — against a bare
+ * Express handler answering a JSON body of the same size, both driven by autocannon
+ * at 10 and 50 connections. BENCH_DURATION seconds each (default 10).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAccount, createApiKey } from '@imgkit/auth';
+import { createPool } from '@imgkit/db';
+import autocannon from 'autocannon';
+import { benchDatabase, benchPostgres, fmt, freePort, table } from '../lib.ts';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const SECRET = 'bench-secret-key-that-is-long-enough-0123456789';
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const body = JSON.stringify({ url: 'https://example.com/photos/cat.jpg', passthrough: { post: 42 } });
+
+async function startApi(url: string): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const child = fork(path.join(root, 'apps/api/src/main.ts'), {
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      PORT: String(port),
+      SECRET_KEY: SECRET,
+      URL_SIGNING_KEY: SECRET,
+      DATA_DIR: await mkdtemp(path.join(tmpdir(), 'imgkit-bench-api-')),
+      LOG_LEVEL: 'warn',
+      DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX ?? '10',
+      RATE_LIMIT_PER_MINUTE: process.env.BENCH_RATE_LIMIT ?? '1000000000',
+      NODE_ENV: 'production',
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
+  });
+  const [msg] = (await once(child, 'message')) as [{ port: number }];
+  return { child, port: msg.port };
+}
+
+async function startBare(bytes: number): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(path.join(root, 'bench/api/bare-server.ts'), {
+    env: { ...process.env, BARE_BODY_BYTES: String(bytes) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const [msg] = (await once(child, 'message')) as [{ port: number }];
+  return { child, port: msg.port };
+}
+
+async function load(port: number, connections: number, headers: Record<string, string>) {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/v1/images`,
+    method: 'POST',
+    connections,
+    duration: DURATION,
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+  const non2xx = result.non2xx + result.errors;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx };
+}
+
+async function main() {
+  const { adminUrl, stop } = await benchPostgres();
+  const url = await benchDatabase(adminUrl);
+  const pool = createPool({ connectionString: url, max: 2 });
+  if (process.env.BENCH_ASYNC_COMMIT === '1')
+    await pool.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} SET synchronous_commit = off`);
+  const account = await createAccount(pool, 'bench');
+  const { key } = await createApiKey(pool, SECRET, account.id);
+  const api = await startApi(url);
+  const sample = await fetch(`http://127.0.0.1:${api.port}/v1/images`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body,
+  });
+  const bytes = (await sample.text()).length;
+  const bare = await startBare(bytes);
+  console.log(
+    `# bench/api: POST /v1/images (URL form), ${DURATION} s per run, response ${bytes} bytes; node ${process.version}`,
+  );
+  const rows = [];
+  for (const connections of [10, 50]) {
+    const ours = await load(api.port, connections, { authorization: `Bearer ${key}` });
+    const base = await load(bare.port, connections, {});
+    rows.push(
+      {
+        server: 'imgkit api',
+        connections,
+        'req/s': fmt(ours.rps),
+        'p50 ms': ours.p50,
+        'p99 ms': ours.p99,
+        errors: ours.non2xx,
+        'ours/bare': fmt(ours.rps / base.rps, 2),
+      },
+      {
+        server: 'bare express',
+        connections,
+        'req/s': fmt(base.rps),
+        'p50 ms': base.p50,
+        'p99 ms': base.p99,
+        errors: base.non2xx,
+        'ours/bare': '',
+      },
+    );
+  }
+  console.log(table(rows));
+  const created = await pool.query(
+    'SELECT count(*)::int AS images, (SELECT count(*)::int FROM tasks) AS tasks FROM images',
+  );
+  console.log(`\nrows written: ${created.rows[0].images} images, ${created.rows[0].tasks} tasks (one each)`);
+  api.child.kill('SIGTERM');
+  bare.child.kill('SIGTERM');
+  await pool.end();
+  await stop();
+}
+
+await main();
