@@ -48,7 +48,7 @@ export async function postgresCpuMs(): Promise<number> {
     if (!/^\d+$/.test(pid)) continue;
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
     const m = /^\d+ \((.*)\) \S+ (.*)$/.exec(stat);
-    if (!m || !m[1].startsWith('postgres')) continue;
+    if (!m?.[1].startsWith('postgres')) continue;
     const fields = m[2].split(' ');
     total += ((Number(fields[10]) + Number(fields[11])) * 1000) / ticks;
   }

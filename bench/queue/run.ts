@@ -158,7 +158,9 @@ async function main() {
   const drains: Record<string, Drain[]> = {};
   for (let r = 0; r < REPEATS; r++) {
     // Interleaved, so a noisy moment hurts every contender alike.
-    for (const [name, fn] of Object.entries(contenders)) (drains[name] ??= []).push(await fn());
+    for (const [name, fn] of Object.entries(contenders)) {
+      drains[name] = [...(drains[name] ?? []), await fn()];
+    }
   }
   const latencies = {
     imgkit: await latencyOurs(adminUrl),
