@@ -54,7 +54,9 @@ async function main() {
     },
     isShuttingDown: () => shuttingDown,
   });
-  const server: Server = app.listen(config.PORT, config.HOST);
+  // Under systemd socket activation the listening socket arrives as fd 3 (deploy/systemd).
+  const activated = process.env.LISTEN_FDS === '1' && process.env.LISTEN_PID === String(process.pid);
+  const server: Server = activated ? app.listen({ fd: 3 }) : app.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -1,0 +1,9 @@
+// Loaded with `node --import` before anything else, as @sentry/node requires, and only
+// does something when SENTRY_DSN is set. Reads the environment directly because it runs
+// before main(): this is the one exception to "config is parsed once in main()".
+import * as Sentry from '@sentry/node';
+
+const dsn = process.env.SENTRY_DSN;
+if (dsn) {
+  Sentry.init({ dsn, environment: process.env.NODE_ENV ?? 'development', sendDefaultPii: false });
+}
