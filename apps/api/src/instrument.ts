@@ -5,5 +5,5 @@ import * as Sentry from '@sentry/node';
 
 const dsn = process.env.SENTRY_DSN;
 if (dsn) {
-  Sentry.init({ dsn, environment: process.env.NODE_ENV ?? 'development', sendDefaultPii: false });
+  Sentry.init({ dsn, environment: process.env.NODE_ENV ?? 'development' });
 }
