@@ -38,7 +38,7 @@ export async function startApi(
   const cache = new DiskCache(await mkdtemp(path.join(tmpdir(), 'imgkit-cache-')), 64 * 1024 * 1024);
   await cache.init();
   const renders = { count: 0 };
-  const render = (input: Buffer, spec: TransformSpec): Promise<Rendered> => {
+  const render = (input: Buffer | { path: string }, spec: TransformSpec): Promise<Rendered> => {
     renders.count++;
     return transformImage(input, spec, {
       maxInputPixels: 100_000_000,

@@ -36,7 +36,7 @@ export interface AppDeps {
     cache: DiskCache;
     keyId: string;
     keys: Record<string, string>;
-    render: (input: Buffer, spec: TransformSpec) => Promise<Rendered>;
+    render: (input: Buffer | { path: string }, spec: TransformSpec) => Promise<Rendered>;
   };
   isShuttingDown?: () => boolean;
   /** How long a valid API key is remembered per process (a revocation takes up to this long). */

@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import { MediaError } from './errors.ts';
 import { sniff } from './sniff.ts';
@@ -77,22 +78,24 @@ const ANIMATABLE = new Set<OutputFormat>(['gif', 'webp']);
  * animation kept when the output format can hold it.
  */
 export async function transformImage(
-  input: Buffer,
+  input: Buffer | { path: string },
   spec: TransformSpec,
   limits: TransformLimits,
 ): Promise<Rendered> {
   checkOutputSize(spec, limits.maxOutputSide);
-  const sniffed = sniff(input);
+  // A local file is handed to libvips by path: it streams the file instead of holding it in memory.
+  const source = Buffer.isBuffer(input) ? input : input.path;
+  const sniffed = sniff(Buffer.isBuffer(input) ? input : await head(input.path));
   if (sniffed.kind !== 'image') throw new MediaError('not_an_image', 'the input is not a supported image');
   const format = spec.format ?? defaultFormat(sniffed.format);
-  const header = await sharp(input, { failOn: 'none', limitInputPixels: false }).metadata();
+  const header = await sharp(source, { failOn: 'none', limitInputPixels: false }).metadata();
   const pages = Math.max(1, header.pages ?? 1);
   const frameHeight = header.pageHeight ?? header.height ?? 0;
   if ((header.width ?? 0) * frameHeight * pages > limits.maxInputPixels) {
     throw new MediaError('image_too_large', `the input exceeds ${limits.maxInputPixels} pixels`);
   }
   const animated = pages > 1 && pages <= limits.maxFrames && ANIMATABLE.has(format) && !spec.watermark;
-  let img = sharp(input, {
+  let img = sharp(source, {
     failOn: 'none',
     limitInputPixels: limits.maxInputPixels,
     animated,
@@ -114,6 +117,16 @@ export async function transformImage(
     if (/timeout/i.test(message))
       throw new MediaError('decode_timeout', `rendering timed out: ${message}`, { cause: err });
     throw new MediaError('decode_failed', `rendering failed: ${message}`, { cause: err });
+  }
+}
+
+async function head(file: string): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4096), 0, 4096, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
   }
 }
 

@@ -25,6 +25,8 @@ export interface BlobStore {
   /** Deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
   deletePrefix(prefix: string): Promise<void>;
+  /** A path on local disk for the blob, when the driver has one (lets decoders stream from the file). */
+  localPath?(key: string): string | undefined;
 }
 
 export class BlobTooLargeError extends Error {

@@ -77,6 +77,10 @@ export class LocalBlobStore implements BlobStore {
     await rm(this.pathOf(prefix), { force: true, recursive: true });
   }
 
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+
   /** Keys come from our own ids, but refuse anything that could escape the root anyway. */
   private pathOf(key: string): string {
     if (!/^[A-Za-z0-9_\-./]+$/.test(key) || key.split('/').some((p) => p === '..' || p === '.' || p === '')) {

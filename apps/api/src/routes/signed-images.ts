@@ -19,7 +19,13 @@ export interface SignedImagesDeps {
   signingKeys: Record<string, string>;
   maxOutputSide: number;
   /** transformImage, injectable so tests can count decodes. */
-  render: (input: Buffer, spec: TransformSpec) => Promise<Rendered>;
+  render: (input: Buffer | { path: string }, spec: TransformSpec) => Promise<Rendered>;
+}
+
+interface KnownImage {
+  checksum: string;
+  storageKey: string;
+  until: number;
 }
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -57,6 +63,19 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
   const router = Router();
   const apiRouter = Router();
   const inFlight = new Map<string, Promise<Rendered>>();
+  // A completed image's checksum and original never change, so cache hits need no query;
+  // the short TTL bounds how long a deleted image's renderings are still served here.
+  const known = new Map<string, KnownImage>();
+  async function lookup(imageId: string): Promise<KnownImage | undefined> {
+    const hit = known.get(imageId);
+    if (hit && hit.until > Date.now()) return hit;
+    const image = await queryOne<ImageRow>(deps.pool, imageQueries.getById, [imageId]);
+    if (image?.status !== 'completed' || !image.storage_key || !image.checksum) return undefined;
+    if (known.size >= 50_000) known.clear();
+    const entry = { checksum: image.checksum, storageKey: image.storage_key, until: Date.now() + 30_000 };
+    known.set(imageId, entry);
+    return entry;
+  }
 
   router.get('/i/:signature/:options/:file', async (req, res) => {
     const verified = verifyPath(deps.signingKeys, req.params.signature, req.params.options, req.params.file);
@@ -74,10 +93,8 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
         throw problems.badRequest('output_too_large', `${field} must be at most ${deps.maxOutputSide}`);
       }
     }
-    const image = await queryOne<ImageRow>(deps.pool, imageQueries.getById, [imageId]);
-    if (image?.status !== 'completed' || !image.storage_key || !image.checksum) {
-      throw problems.notFound('No such image, or it is not processed yet.');
-    }
+    const image = await lookup(imageId);
+    if (!image) throw problems.notFound('No such image, or it is not processed yet.');
     const id = renderingId(image.checksum, options, format);
     const etag = `"${id}"`;
     res.setHeader('ETag', etag);
@@ -101,7 +118,7 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
     }
     let pending = inFlight.get(id);
     if (!pending) {
-      pending = renderOnce(image.storage_key, options, format).finally(() => inFlight.delete(id));
+      pending = renderOnce(image.storageKey, options, format).finally(() => inFlight.delete(id));
       inFlight.set(id, pending);
       pending.then((r) => deps.cache.put(id, r.data)).catch(() => undefined);
     }
@@ -117,7 +134,8 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
     o: UrlOptions,
     format: TransformSpec['format'],
   ): Promise<Rendered> {
-    const original = await deps.storage.readBuffer(storageKey);
+    const local = deps.storage.localPath?.(storageKey);
+    const original = local ? { path: local } : await deps.storage.readBuffer(storageKey);
     const operation =
       o.width || o.height
         ? o.fit === 'cover'
