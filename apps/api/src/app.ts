@@ -1,6 +1,7 @@
 import type { Pool } from '@imgkit/db';
 import type { Logger } from '@imgkit/log';
 import type { Rendered, TransformSpec } from '@imgkit/media';
+import { Registry } from '@imgkit/metrics';
 import type { BlobStore, DiskCache } from '@imgkit/storage';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
@@ -12,6 +13,7 @@ import { docsRouter } from './routes/docs.ts';
 import { healthRouter } from './routes/health.ts';
 import { imagesRouter } from './routes/images.ts';
 import { jobsRouter } from './routes/jobs.ts';
+import { metricsRouter } from './routes/metrics.ts';
 import { signedImagesRouter } from './routes/signed-images.ts';
 import { webhooksRouter } from './routes/webhooks.ts';
 
@@ -62,7 +64,25 @@ export function createApp(deps: AppDeps): Express {
       },
     }),
   );
+  const registry = new Registry();
+  const httpDuration = registry.histogram(
+    'imgkit_http_request_duration_seconds',
+    'HTTP latency by route template',
+  );
+  app.use((req, res, next) => {
+    const started = performance.now();
+    res.on('finish', () => {
+      // The matched route's template (never the raw path: ids would explode the series).
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      httpDuration.observe(
+        { method: req.method, route, status: String(res.statusCode) },
+        (performance.now() - started) / 1000,
+      );
+    });
+    next();
+  });
   app.use(healthRouter({ pool: deps.pool, isShuttingDown: deps.isShuttingDown ?? (() => false) }));
+  app.use(metricsRouter({ pool: deps.pool, registry }));
   app.use(docsRouter());
   const signed = deps.signedUrls
     ? signedImagesRouter({

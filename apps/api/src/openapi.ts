@@ -4,6 +4,7 @@ import { registry } from './schemas/zod.ts';
 import './routes/health.ts';
 import './routes/images.ts';
 import './routes/jobs.ts';
+import './routes/metrics.ts';
 import './routes/signed-images.ts';
 import './routes/webhooks.ts';
 

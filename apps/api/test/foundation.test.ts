@@ -161,3 +161,13 @@ for (const app of ['api', 'worker']) {
     assert.match(output(), /stopped/);
   });
 }
+
+test('/metrics: HTTP latency by route template and queue depth, in Prometheus text', async () => {
+  const { auth } = await newAccountWithKey(db.pool);
+  await fetch(`${api.base}/v1/images/img_3MRvmsIg0DHgU78lo3y9bXv5Tl4`, { headers: auth });
+  const text = await (await fetch(`${api.base}/metrics`)).text();
+  assert.match(text, /# TYPE imgkit_http_request_duration_seconds histogram/);
+  assert.match(text, /route="\/v1\/images\/:id"/);
+  assert.ok(!text.includes('img_3MRvmsIg0DHgU78lo3y9bXv5Tl4'), 'ids never become labels');
+  assert.match(text, /# TYPE imgkit_tasks gauge/);
+});

@@ -1,7 +1,9 @@
+import { createServer } from 'node:http';
 import path from 'node:path';
 import { createPool, migrate } from '@imgkit/db';
 import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
+import { Registry } from '@imgkit/metrics';
 import { Worker } from '@imgkit/queue';
 import { loadConfigOrExit, onShutdownSignal, resolveDatabase } from '@imgkit/runtime';
 import { LocalBlobStore } from '@imgkit/storage';
@@ -18,6 +20,15 @@ async function main() {
     applicationName: 'imgkit-worker',
     onError: (err) => logger.warn({ err }, 'idle database client error'),
   });
+  const registry = new Registry();
+  const taskOutcomes = registry.counter(
+    'imgkit_tasks_finished_total',
+    'Tasks run by this worker, by kind and outcome',
+  );
+  const taskDuration = registry.histogram(
+    'imgkit_task_duration_seconds',
+    'Task run time by kind and outcome',
+  );
   const fetcher = new SafeFetcher({ allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS });
   const worker = new Worker({
     pool,
@@ -34,13 +45,19 @@ async function main() {
     leaseMs: config.WORKER_LEASE_MS,
     retentionMs: config.TASK_RETENTION_HOURS * 3600_000,
     logger,
+    onTaskFinished: (task, outcome, ms) => {
+      taskOutcomes.inc({ kind: task.kind, outcome });
+      taskDuration.observe({ kind: task.kind, outcome }, ms / 1000);
+    },
   });
   await worker.start();
+  const metricsServer = config.METRICS_HOST ? serveMetrics(config.METRICS_HOST, registry) : undefined;
   logger.info({ concurrency: config.WORKER_CONCURRENCY, listen: config.WORKER_LISTEN }, 'worker started');
   process.send?.({ type: 'ready' });
 
   const shutdown = async () => {
     await worker.stop(config.WORKER_SHUTDOWN_TIMEOUT_MS);
+    metricsServer?.close();
     await fetcher.close();
     await pool.end();
     await db.embedded?.stop();
@@ -49,6 +66,17 @@ async function main() {
   onShutdownSignal(shutdown, (msg) => logger.info(msg));
   // Started by `npm start`: if the supervisor dies, do not linger as an orphan.
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
+
+/** METRICS_HOST=host:port: this worker's own /metrics (task outcomes and durations). */
+function serveMetrics(hostPort: string, registry: Registry) {
+  const i = hostPort.lastIndexOf(':');
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') return res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(registry.render());
+  });
+  server.listen(Number(hostPort.slice(i + 1)), hostPort.slice(0, i) || '127.0.0.1');
+  return server;
 }
 
 main().catch((err) => {
