@@ -310,3 +310,39 @@ test('jobs, variants and signed URLs through the API', { skip: SKIP_CORPUS }, as
     },
   );
 });
+
+test('similar: near-duplicates by pHash, nearest first, same account only', {
+  skip: SKIP_CORPUS,
+}, async () => {
+  const db = await freshDatabase();
+  const p = await startPipeline(db.pool, db.url);
+  const { auth } = await newAccountWithKey(db.pool);
+  const other = await newAccountWithKey(db.pool);
+  const post = async (file: string, headers = auth) =>
+    jsonOf(
+      await fetch(`${p.api.base}/v1/images`, {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'image/jpeg' },
+        body: await read(file),
+      }),
+    );
+  const upright = await post('orientation/Landscape_1.jpg');
+  const rotated = await post('orientation/Landscape_6.jpg');
+  const unrelated = await post('camera-exif/Canon_40D.jpg');
+  const foreign = await post('orientation/Landscape_3.jpg', other.auth);
+  await p.settle([upright.id, rotated.id, unrelated.id, foreign.id]);
+  const similar = await jsonOf(
+    await fetch(`${p.api.base}/v1/images/${upright.id}/similar`, { headers: auth }),
+  );
+  assert.deepEqual(
+    similar.data.map((d: { image: { id: string } }) => d.image.id),
+    [rotated.id],
+    'the rotated twin, not the unrelated photo nor another account’s copy',
+  );
+  assert.equal(similar.data[0].distance, 0);
+  const wide = await jsonOf(
+    await fetch(`${p.api.base}/v1/images/${upright.id}/similar?max_distance=64`, { headers: auth }),
+  );
+  assert.equal(wide.data.length, 2);
+  assert.ok(wide.data[0].distance <= wide.data[1].distance);
+});

@@ -42,6 +42,16 @@ export const Q = {
        AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR checksum = $4)
      ORDER BY id ASC LIMIT $5`,
   ),
+  // Near-duplicates by pHash: Hamming distance is the popcount of the XOR of the 64-bit hashes.
+  similar: sql(
+    'images.similar',
+    `SELECT ${COLUMNS}, bit_count(((phash # $3::bigint))::bit(64))::int AS distance
+     FROM images
+     WHERE account_id = $1 AND id <> $2 AND phash IS NOT NULL
+       AND bit_count(((phash # $3::bigint))::bit(64)) <= $4
+     ORDER BY distance, id
+     LIMIT $5`,
+  ),
   delete: sql(
     'images.delete',
     'DELETE FROM images WHERE id = $1 AND account_id = $2 RETURNING id, storage_key',

@@ -30,6 +30,7 @@ import {
   ImageOptionFields,
   ImageSchema,
   ListImagesQuery,
+  SimilarQuery,
 } from '../schemas/images.ts';
 import { bearerAuth, fieldErrors, problemResponses, registry, z } from '../schemas/zod.ts';
 import { filenameFromDisposition, receiveMultipart, receiveRawBody } from '../uploads.ts';
@@ -367,6 +368,24 @@ export function imagesRouter(deps: ImagesRouteDeps): Router {
     blob.stream.pipe(res);
   });
 
+  router.get('/v1/images/:id/similar', async (req, res) => {
+    const row = await findImage(req, res);
+    const parsed = SimilarQuery.safeParse(req.query);
+    if (!parsed.success) throw problems.validation(fieldErrors(parsed.error));
+    if (row.phash === null) {
+      throw problems.conflict('no_phash', `The image is ${row.status} and has no pHash to compare.`);
+    }
+    const rows = await query<ImageRow & { distance: number }>(deps.pool, Q.similar, [
+      row.account_id,
+      row.id,
+      row.phash,
+      parsed.data.max_distance,
+      parsed.data.limit,
+    ]);
+    const data = rows.map((r) => `{"distance":${r.distance},"image":${imageJson(r)}}`);
+    res.type('application/json').send(`{"object":"list","data":[${data.join(',')}],"has_more":false}`);
+  });
+
   router.get('/v1/images/:id/variants/:name', async (req, res) => {
     const row = await findImage(req, res);
     const name = String(req.params.name);
@@ -526,6 +545,29 @@ registry.registerPath({
     },
     304: { description: 'Not modified (If-None-Match)' },
     ...problemResponses(401, 404, 409, 429),
+  },
+});
+
+registry.registerPath({
+  method: 'get',
+  path: '/v1/images/{id}/similar',
+  summary: 'Near-duplicates by pHash (Hamming distance), nearest first',
+  security,
+  request: { params: ImageIdParam, query: SimilarQuery },
+  responses: {
+    200: {
+      description: 'Similar images of the same account',
+      content: {
+        'application/json': {
+          schema: z.object({
+            object: z.literal('list'),
+            data: z.array(z.object({ distance: z.number().int(), image: ImageSchema })),
+            has_more: z.boolean(),
+          }),
+        },
+      },
+    },
+    ...problemResponses(400, 401, 404, 409, 429),
   },
 });
 

@@ -91,3 +91,8 @@ export const ListImagesQuery = z.strictObject({
 export const ImageIdParam = z.object({
   id: z.string().openapi({ example: 'img_2ZVt6mQjNqVr8hQpV9k1tq2C0aB' }),
 });
+
+export const SimilarQuery = z.strictObject({
+  max_distance: z.coerce.number().int().min(0).max(64).default(10),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
