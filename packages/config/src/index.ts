@@ -152,6 +152,12 @@ export function loadConfig(
   if (e.STORAGE === 's3' && !e.S3_BUCKET) {
     throw new ConfigError('invalid configuration: S3_BUCKET is required when STORAGE=s3');
   }
+  if (e.STORAGE === 's3') {
+    // The BlobStore interface is ready for it; the driver is not written yet. Say so instead of ignoring it.
+    throw new ConfigError(
+      'invalid configuration: STORAGE=s3 is not available in this version yet; use STORAGE=local',
+    );
+  }
   return Object.freeze({
     ...e,
     dataDir: path.resolve(e.DATA_DIR),

@@ -39,6 +39,7 @@ test('production requires real secrets', () => {
   assert.equal(c.secretKey, 'k'.repeat(40));
 });
 
-test('S3 storage needs a bucket', () => {
+test('S3 storage needs a bucket, and is refused clearly while its driver does not exist', () => {
   assert.throws(() => loadConfig({ STORAGE: 's3' }, secrets), /S3_BUCKET/);
+  assert.throws(() => loadConfig({ STORAGE: 's3', S3_BUCKET: 'b' }, secrets), /not available/);
 });
