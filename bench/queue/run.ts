@@ -7,9 +7,9 @@
  * BENCH_QUEUE_TASKS (default 20000), BENCH_REPEATS (3), BENCH_DATABASE_URL (else embedded).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createPool, withTransaction } from '@imgkit/db';
+import { createPool } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
-import { enqueue, type QueueLogger, Worker } from '@imgkit/queue';
+import { enqueueNow, type QueueLogger, Worker } from '@imgkit/queue';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import { benchDatabase, benchPostgres, fmt, median, percentile, postgresCpuMs, table } from '../lib.ts';
 
@@ -112,7 +112,7 @@ async function latencyOurs(adminUrl: string): Promise<number[]> {
   await worker.start();
   await sleep(200);
   for (let i = 0; i < LATENCY_TASKS; i++) {
-    await withTransaction(pool, (tx) => enqueue(tx, { kind: 'probe', payload: { t: now() } }));
+    await enqueueNow(pool, { kind: 'probe', payload: { t: now() } });
     await sleep(20);
   }
   while (latencies.length < LATENCY_TASKS) await sleep(10);

@@ -39,6 +39,25 @@ export async function enqueue(
   return { id: row.id, runAt: row.run_at };
 }
 
+/**
+ * Enqueues on its own (not inside a caller's transaction) in a single autocommit
+ * statement: insert and NOTIFY in one round trip. For callers with no row to write
+ * alongside the task; run_at, priority and dedupe keys need enqueue().
+ */
+export async function enqueueNow(
+  db: Queryable,
+  spec: { kind: string; payload?: unknown; maxAttempts?: number; subjectId?: string },
+): Promise<string> {
+  const [row] = await query<{ id: string }>(db, Q.insertAndNotify, [
+    newId('task'),
+    spec.kind,
+    JSON.stringify(spec.payload ?? {}),
+    spec.maxAttempts ?? 10,
+    spec.subjectId ?? null,
+  ]);
+  return row.id;
+}
+
 export async function cancelTasksForSubject(db: Queryable, subjectId: string): Promise<void> {
   await query(db, Q.cancelForSubject, [subjectId]);
 }

@@ -2,6 +2,7 @@ export { type BackoffPolicy, backoffDelayMs } from './backoff.ts';
 export {
   cancelTasksForSubject,
   enqueue,
+  enqueueNow,
   requeueFailedTask,
   type TaskSpec,
   type TaskStat,

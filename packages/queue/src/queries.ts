@@ -12,6 +12,12 @@ export const Q = {
      RETURNING id, run_at`,
   ),
   notify: sql('tasks.notify', 'SELECT pg_notify($1, $2)'),
+  // Outside a transaction: the task and its NOTIFY in one autocommit statement (one round trip).
+  insertAndNotify: sql(
+    'tasks.insert_and_notify',
+    `SELECT imgkit_enqueue($1, $2, $3, $4, $5) AS id,
+            pg_notify('imgkit_tasks', (extract(epoch FROM now()) * 1000)::bigint::text)`,
+  ),
 
   // SKIP LOCKED lets any number of workers claim side by side without waiting on each other.
   // The statement lives in a function (migrations/004) so stale statistics cannot turn it into a sort.

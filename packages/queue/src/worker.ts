@@ -189,8 +189,10 @@ export class Worker {
     this.claimRequested = true;
     if (this.claiming) return;
     this.claiming = true;
-    // Defer a tick so that several slots freed at once are filled by one claim.
-    setImmediate(() => void this.claimLoop());
+    // An idle worker claims at once (latency); a busy one defers a tick so that several
+    // slots freed at once are filled by one claim (throughput).
+    if (this.running.size === 0) void this.claimLoop();
+    else setImmediate(() => void this.claimLoop());
   }
 
   private async claimLoop(): Promise<void> {

@@ -355,3 +355,21 @@ test('finished tasks are pruned after the retention; stats and dedupe keys work'
   const stats = await taskStats(db.pool);
   assert.ok(stats.some((s) => s.kind === 'dedupe' && s.status === 'pending' && s.count === 1));
 });
+
+test('enqueueNow (one autocommit statement) wakes an idle worker by NOTIFY, without polling', async () => {
+  const { enqueueNow } = await import('@imgkit/queue');
+  const ran: string[] = [];
+  const worker = makeWorker(
+    db.pool,
+    db.url,
+    [{ kind: 'now', handler: async (_p, ctx) => void ran.push(ctx.task.id) }],
+    {
+      pollIntervalMs: 60_000,
+    },
+  );
+  await worker.start();
+  await new Promise((r) => setTimeout(r, 100)); // let the initial claim and LISTEN settle
+  const id = await enqueueNow(db.pool, { kind: 'now', payload: { x: 1 } });
+  await eventually(async () => ran.includes(id), 'woken by NOTIFY');
+  await worker.stop();
+});
