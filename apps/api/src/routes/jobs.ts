@@ -69,10 +69,20 @@ export function jobsRouter(deps: JobsRouteDeps): Router {
     let inputKey: string | null = null;
     if (body.image_data !== undefined) inputKey = await storeInlineImage(body.image_data, accountId, jobId);
 
-    const { image_id, url, image_data, webhook_url, passthrough: _p, ...params } = body;
+    // What the job does (stored as its parameters); inputs and delivery are columns of their own.
+    const params = {
+      operation: body.operation,
+      width: body.width,
+      height: body.height,
+      fit: body.fit,
+      output_format: body.output_format,
+      quality: body.quality,
+      enlarge: body.enlarge,
+      keep_metadata: body.keep_metadata,
+      watermark: body.watermark,
+    };
     if (watermarkKey)
       Object.assign(params, { watermark: { ...params.watermark, image_storage_key: watermarkKey } });
-    void image_data;
     if (idempotencyKey) {
       const claim = await claimIdempotencyKey(
         deps.pool,
@@ -100,10 +110,10 @@ export function jobsRouter(deps: JobsRouteDeps): Router {
           accountId,
           body.operation,
           params,
-          image_id ?? null,
-          url ?? null,
+          body.image_id ?? null,
+          body.url ?? null,
           inputKey,
-          webhook_url ?? null,
+          body.webhook_url ?? null,
           passthrough,
         ]);
         await enqueue(tx, {
