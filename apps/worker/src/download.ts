@@ -1,4 +1,4 @@
-import type { FetchError, SafeFetcher, SafeResponse } from '@imgkit/fetch';
+import { type FetchError, parseRetryAfter, type SafeFetcher, type SafeResponse } from '@imgkit/fetch';
 import { findOgImage, sniff } from '@imgkit/media';
 import { permanentError, retryableError, TaskError } from '@imgkit/queue';
 
@@ -87,18 +87,11 @@ function httpFailure(res: SafeResponse): TaskError {
   const message = `${res.url} answered HTTP ${res.status}`;
   if (res.status === 429 || res.status >= 500) {
     return retryableError('source_unavailable', message, {
-      retryAfterMs: retryAfterMs(res.headers['retry-after']),
+      retryAfterMs: parseRetryAfter(res.headers['retry-after'], 3600_000),
     });
   }
   if (res.status === 404 || res.status === 410) return permanentError('source_not_found', message);
   return permanentError('source_http_error', message);
-}
-
-function retryAfterMs(header: string | undefined): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
-  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, 3600_000) : undefined;
 }
 
 function filenameOf(res: SafeResponse): string | null {

@@ -1,5 +1,5 @@
 import { type Queryable, query, queryOne } from '@imgkit/db';
-import { FetchError, type SafeFetcher } from '@imgkit/fetch';
+import { FetchError, parseRetryAfter, type SafeFetcher } from '@imgkit/fetch';
 import { newId } from '@imgkit/ids';
 import { Q } from './queries.ts';
 import { generateWebhookSecret, signatureHeader } from './signing.ts';
@@ -122,13 +122,10 @@ export function judge(result: AttemptResult): Verdict {
   if (s === 410) return { kind: 'gone' };
   const reason = s >= 300 && s < 400 ? `HTTP ${s} (redirects are not followed)` : `HTTP ${s}`;
   if (s === 429 || s === 503)
-    return { kind: 'retry', reason, retryAfterMs: retryAfterMs(result.headers['retry-after']) };
+    return {
+      kind: 'retry',
+      reason,
+      retryAfterMs: parseRetryAfter(result.headers['retry-after'], 24 * 3600_000),
+    };
   return { kind: 'retry', reason };
-}
-
-function retryAfterMs(header: string | undefined): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
-  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, 24 * 3600_000) : undefined;
 }

@@ -12,7 +12,7 @@ import {
   variantsPrefix,
 } from '@imgkit/images';
 import { cancelTasksForSubject, enqueue, Notifier } from '@imgkit/queue';
-import { BlobNotFoundError, type BlobStore } from '@imgkit/storage';
+import type { BlobStore } from '@imgkit/storage';
 import { type Request, type Response, Router } from 'express';
 import {
   claimIdempotencyKey,
@@ -33,6 +33,7 @@ import {
   SimilarQuery,
 } from '../schemas/images.ts';
 import { bearerAuth, fieldErrors, problemResponses, registry, z } from '../schemas/zod.ts';
+import { sendBlob } from '../send-blob.ts';
 import { filenameFromDisposition, receiveMultipart, receiveRawBody } from '../uploads.ts';
 
 export interface ImagesRouteDeps {
@@ -354,18 +355,16 @@ export function imagesRouter(deps: ImagesRouteDeps): Router {
       res.status(304).end();
       return;
     }
-    let blob: Awaited<ReturnType<BlobStore['get']>>;
-    try {
-      blob = await deps.storage.get(row.storage_key);
-    } catch (err) {
-      if (err instanceof BlobNotFoundError) throw problems.notFound('The original is missing from storage.');
-      throw err;
-    }
-    res.setHeader('Content-Type', row.content_type ?? 'application/octet-stream');
-    res.setHeader('Content-Length', String(blob.byteSize));
-    if (row.filename) res.setHeader('Content-Disposition', inlineDisposition(row.filename));
-    blob.stream.on('error', () => res.destroy());
-    blob.stream.pipe(res);
+    await sendBlob(
+      res,
+      deps.storage,
+      row.storage_key,
+      {
+        'Content-Type': row.content_type ?? 'application/octet-stream',
+        ...(row.filename ? { 'Content-Disposition': inlineDisposition(row.filename) } : {}),
+      },
+      'original',
+    );
   });
 
   router.get('/v1/images/:id/similar', async (req, res) => {
@@ -391,18 +390,13 @@ export function imagesRouter(deps: ImagesRouteDeps): Router {
     const name = String(req.params.name);
     const variant = row.variants[name] as { format: string } | undefined;
     if (!variant) throw problems.notFound(`The image has no variant ${JSON.stringify(name)}.`);
-    let blob: Awaited<ReturnType<BlobStore['get']>>;
-    try {
-      blob = await deps.storage.get(variantKey(row.account_id, row.id, name));
-    } catch (err) {
-      if (err instanceof BlobNotFoundError) throw problems.notFound('The variant is missing from storage.');
-      throw err;
-    }
-    res.setHeader('Content-Type', `image/${variant.format}`);
-    res.setHeader('Content-Length', String(blob.byteSize));
-    res.setHeader('Cache-Control', 'private, max-age=31536000, immutable');
-    blob.stream.on('error', () => res.destroy());
-    blob.stream.pipe(res);
+    await sendBlob(
+      res,
+      deps.storage,
+      variantKey(row.account_id, row.id, name),
+      { 'Content-Type': `image/${variant.format}`, 'Cache-Control': 'private, max-age=31536000, immutable' },
+      'variant',
+    );
   });
 
   router.delete('/v1/images/:id', async (req, res) => {

@@ -4,7 +4,7 @@ import { isId, newId } from '@imgkit/ids';
 import { type ImageRow, imageQueries, rawJsonMember } from '@imgkit/images';
 import { type JobRow, jobInputKey, jobJson, jobQueries as Q, RENDER_JOB } from '@imgkit/jobs';
 import { enqueue } from '@imgkit/queue';
-import { BlobNotFoundError, type BlobStore } from '@imgkit/storage';
+import type { BlobStore } from '@imgkit/storage';
 import { type Request, type Response, Router } from 'express';
 import {
   claimIdempotencyKey,
@@ -17,6 +17,7 @@ import { principalOf } from '../middleware/auth.ts';
 import { problems } from '../problem.ts';
 import { CreateJob, JobAccepted, JobSchema } from '../schemas/jobs.ts';
 import { bearerAuth, fieldErrors, problemResponses, registry, z } from '../schemas/zod.ts';
+import { sendBlob } from '../send-blob.ts';
 
 export interface JobsRouteDeps {
   pool: Pool;
@@ -157,21 +158,16 @@ export function jobsRouter(deps: JobsRouteDeps): Router {
       res.status(304).end();
       return;
     }
-    let blob: Awaited<ReturnType<BlobStore['get']>>;
-    try {
-      blob = await deps.storage.get(job.output_storage_key);
-    } catch (err) {
-      if (err instanceof BlobNotFoundError) throw problems.notFound('The output is missing from storage.');
-      throw err;
-    }
-    res.setHeader('Content-Type', `image/${job.output_format}`);
-    res.setHeader('Content-Length', String(blob.byteSize));
-    res.setHeader(
-      'Content-Disposition',
-      `attachment; filename="${job.id}.${EXT[job.output_format ?? ''] ?? 'bin'}"`,
+    await sendBlob(
+      res,
+      deps.storage,
+      job.output_storage_key,
+      {
+        'Content-Type': `image/${job.output_format}`,
+        'Content-Disposition': `attachment; filename="${job.id}.${EXT[job.output_format ?? ''] ?? 'bin'}"`,
+      },
+      'output',
     );
-    blob.stream.on('error', () => res.destroy());
-    blob.stream.pipe(res);
   });
 
   async function findJob(req: Request, res: Response): Promise<JobRow> {
