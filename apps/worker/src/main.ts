@@ -29,6 +29,10 @@ async function main() {
     'imgkit_task_duration_seconds',
     'Task run time by kind and outcome',
   );
+  const stageDuration = registry.histogram(
+    'imgkit_stage_duration_seconds',
+    'Duration of download (fetch), extraction (decode and metadata) and variant rendering',
+  );
   const fetcher = new SafeFetcher({ allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS });
   const worker = new Worker({
     pool,
@@ -39,6 +43,7 @@ async function main() {
       logger,
       storage: new LocalBlobStore(path.join(config.dataDir, 'blobs')),
       fetcher,
+      observeStage: (stage, seconds) => stageDuration.observe({ stage }, seconds),
     }),
     concurrency: config.WORKER_CONCURRENCY,
     pollIntervalMs: config.WORKER_POLL_INTERVAL_MS,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -25,9 +26,14 @@ test('every bomb fails fast with image_too_large and the worker process stays un
   const dataDir = await mkdtemp(path.join(tmpdir(), 'imgkit-bombs-'));
   const api = await startApi(db.pool, { blobRoot: path.join(dataDir, 'blobs'), uploadBytes: 8 << 20 });
   const { auth } = await newAccountWithKey(db.pool);
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const metricsPort = (probe.address() as { port: number }).port;
+  await new Promise((r) => probe.close(r));
   const worker = spawn(process.execPath, ['apps/worker/src/main.ts'], {
     env: {
       ...process.env,
+      METRICS_HOST: `127.0.0.1:${metricsPort}`,
       DATABASE_URL: db.url,
       DATA_DIR: dataDir,
       SECRET_KEY: TEST_SECRET,
@@ -54,6 +60,9 @@ test('every bomb fails fast with image_too_large and the worker process stays un
     await new Promise((res) => setTimeout(res, 50));
   }
   const peak = await peakRssMb(worker.pid!);
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  assert.match(metrics, /imgkit_tasks_finished_total\{kind="process_image",outcome="failed"\} 1[01]/);
+  assert.match(metrics, /imgkit_stage_duration_seconds_count\{stage="extract"\} \d+/);
   worker.kill('SIGTERM');
   const [code] = await once(worker, 'exit');
   assert.equal(code, 0);

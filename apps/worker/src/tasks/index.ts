@@ -14,6 +14,8 @@ export interface TaskDeps {
   logger: Logger;
   storage: BlobStore;
   fetcher: SafeFetcher;
+  /** Durations of the expensive stages, for /metrics (fetch, extract, render). */
+  observeStage?: (stage: 'fetch' | 'extract' | 'render', seconds: number) => void;
 }
 
 /** The registry: one file per task kind in this folder. */

@@ -25,6 +25,14 @@ interface Payload {
  */
 export function processImageTask(deps: TaskDeps): TaskKindDefinition {
   const { config, pool, storage, fetcher } = deps;
+  const timed = async <T>(stage: 'fetch' | 'extract' | 'render', fn: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await fn();
+    } finally {
+      deps.observeStage?.(stage, (performance.now() - started) / 1000);
+    }
+  };
   return {
     kind: 'process_image',
     timeoutMs: config.FETCH_TIMEOUT_MS + config.DECODE_TIMEOUT_MS + 30_000,
@@ -38,20 +46,24 @@ export function processImageTask(deps: TaskDeps): TaskKindDefinition {
       const bytes = await originalBytes(image, ctx.signal);
       let extracted: Extracted;
       try {
-        extracted = await extractImage(
-          bytes,
-          {
-            maxInputPixels: config.MAX_INPUT_PIXELS,
-            maxFrames: config.MAX_ANIMATION_FRAMES,
-            decodeTimeoutSeconds: Math.ceil(config.DECODE_TIMEOUT_MS / 1000),
-          },
-          { metadata: image.extract_metadata },
+        extracted = await timed('extract', () =>
+          extractImage(
+            bytes,
+            {
+              maxInputPixels: config.MAX_INPUT_PIXELS,
+              maxFrames: config.MAX_ANIMATION_FRAMES,
+              decodeTimeoutSeconds: Math.ceil(config.DECODE_TIMEOUT_MS / 1000),
+            },
+            { metadata: image.extract_metadata },
+          ),
         );
       } catch (err) {
         if (err instanceof MediaError) throw permanentError(err.code, err.message, err);
         throw err;
       }
-      const variants = extracted.format.decodable ? await renderVariants(image, bytes) : {};
+      const variants = extracted.format.decodable
+        ? await timed('render', () => renderVariants(image, bytes))
+        : {};
       // Outbox: the image's final state, its webhook messages and the task's completion commit together.
       await withTransaction(pool, async (tx) => {
         await saveExtraction(tx, imageId, extracted, variants);
@@ -111,11 +123,17 @@ export function processImageTask(deps: TaskDeps): TaskKindDefinition {
   async function originalBytes(image: ImageRow, signal: AbortSignal): Promise<Buffer> {
     if (image.storage_key) return storage.readBuffer(image.storage_key);
     if (!image.url) throw permanentError('no_source', 'the image has neither stored bytes nor a URL');
-    const download = await downloadImage(
-      fetcher,
-      image.url,
-      { maxBytes: config.MAX_DOWNLOAD_BYTES, timeoutMs: config.FETCH_TIMEOUT_MS, htmlHeadBytes: 512 * 1024 },
-      signal,
+    const download = await timed('fetch', () =>
+      downloadImage(
+        fetcher,
+        image.url!,
+        {
+          maxBytes: config.MAX_DOWNLOAD_BYTES,
+          timeoutMs: config.FETCH_TIMEOUT_MS,
+          htmlHeadBytes: 512 * 1024,
+        },
+        signal,
+      ),
     );
     const key = originalKey(image.account_id, image.id);
     const stored = await storage.putBuffer(key, download.bytes);
