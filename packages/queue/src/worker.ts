@@ -113,6 +113,8 @@ export class Worker {
   private claimRequested = false;
   /** Set when there is probably more ready work than we have claimed (full batch, notification while busy, poll). */
   private moreWork = true;
+  /** Bumped by every wake-up, so a claim that comes back short cannot swallow one that arrived meanwhile. */
+  private wakeSeq = 0;
   private completions: { task: ClaimedTask; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private flushing: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -179,9 +181,14 @@ export class Worker {
   // ---- waking up ---------------------------------------------------------
 
   private poll(): void {
-    this.moreWork = true;
+    this.signalWork();
     void this.reclaimExpiredLeases();
     this.requestClaim();
+  }
+
+  private signalWork(): void {
+    this.moreWork = true;
+    this.wakeSeq++;
   }
 
   private requestClaim(): void {
@@ -201,6 +208,7 @@ export class Worker {
         this.claimRequested = false;
         const free = this.opts.concurrency - this.running.size;
         if (free <= 0 || !this.moreWork) break;
+        const seq = this.wakeSeq;
         let tasks: ClaimedTask[];
         try {
           tasks = await query<ClaimedTask>(this.opts.pool, Q.claim, [
@@ -217,7 +225,7 @@ export class Worker {
         if (tasks.length === free) {
           this.claimRequested = true;
         } else {
-          this.moreWork = false;
+          if (this.wakeSeq === seq) this.moreWork = false;
           await this.scheduleNextWake();
         }
       }
@@ -239,7 +247,7 @@ export class Worker {
 
   private wakeUpAt(atMs: number): void {
     if (atMs <= Date.now()) {
-      this.moreWork = true;
+      this.signalWork();
       this.requestClaim();
       return;
     }
@@ -249,7 +257,7 @@ export class Worker {
     this.wakeTimer = setTimeout(
       () => {
         this.wakeAt = Number.POSITIVE_INFINITY;
-        this.moreWork = true;
+        this.signalWork();
         this.requestClaim();
       },
       Math.min(atMs - Date.now(), 2 ** 31 - 1),
@@ -266,7 +274,7 @@ export class Worker {
       const runAt = Number(msg.payload);
       if (Number.isFinite(runAt) && runAt > Date.now() + 5) this.wakeUpAt(runAt);
       else {
-        this.moreWork = true;
+        this.signalWork();
         this.requestClaim();
       }
     });
@@ -479,7 +487,7 @@ export class Worker {
       const rows = await query(this.opts.pool, Q.reclaimExpired);
       if (rows.length > 0) {
         this.log.warn({ count: rows.length }, 'reclaimed tasks whose lease expired');
-        this.moreWork = true;
+        this.signalWork();
         this.requestClaim();
       }
     } catch {
