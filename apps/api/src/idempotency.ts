@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Pool, type Queryable, query, queryOne, sql } from '@imgkit/db';
+import type { Response } from 'express';
 import { Problem, problems } from './problem.ts';
 
 /**
@@ -113,4 +114,10 @@ export async function releaseIdempotencyKey(pool: Pool, accountId: string, key: 
 
 export function isStorableFailure(err: unknown): err is Problem {
   return err instanceof Problem && err.status < 500;
+}
+
+/** Answers with the stored response of the first request, marked as a replay. */
+export function sendStoredResponse(res: Response, response: StoredResponse): void {
+  res.status(response.status).set(response.headers).set('Idempotent-Replayed', 'true');
+  res.type('application/json').send(response.body);
 }

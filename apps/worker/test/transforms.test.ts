@@ -16,6 +16,7 @@ import { Webhook } from 'standardwebhooks';
 import { jsonOf, newAccountWithKey, TEST_SECRET } from '../../../test/helpers/api.ts';
 import { CORPUS, SKIP_CORPUS } from '../../../test/helpers/corpus.ts';
 import { freshDatabase } from '../../../test/helpers/db.ts';
+import { startServer } from '../../../test/helpers/http.ts';
 import { startPipeline } from '../../../test/helpers/pipeline.ts';
 import { startReceiver } from '../../../test/helpers/receiver.ts';
 
@@ -171,7 +172,13 @@ test('jobs, variants and signed URLs through the API', { skip: SKIP_CORPUS }, as
         output_format: 'png',
       }),
     );
+    const source = await startServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'image/jpeg' }).end(photo),
+    );
     const byUrl = await jsonOf(
+      await post({ url: `${source.url}/photo.jpg`, operation: 'convert', output_format: 'avif' }),
+    );
+    const refused = await jsonOf(
       await post({
         url: `${p.api.base}/v1/images/${image.id}/original`,
         operation: 'convert',
@@ -197,9 +204,12 @@ test('jobs, variants and signed URLs through the API', { skip: SKIP_CORPUS }, as
     const data = await wait(byData.job_id);
     assert.deepEqual([data.output.width, data.output.height, data.output.format], [64, 32, 'png']);
     const url = await wait(byUrl.job_id);
-    // The /original route needs an API key, so the download is refused: a clear failure, not a hang.
-    assert.equal(url.status, 'failed');
-    assert.equal(url.error.code, 'source_http_error');
+    assert.equal(url.status, 'completed', JSON.stringify(url.error));
+    assert.deepEqual([url.output.width, url.output.height, url.output.format], [480, 360, 'avif']);
+    // The /original route needs an API key, so that download is refused: a clear failure, not a hang.
+    const failed = await wait(refused.job_id);
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.error.code, 'source_http_error');
     await new Promise((r) => setTimeout(r, 300));
     const hook = receiver.received.find((r) => r.body.includes(accepted.job_id));
     assert.ok(hook, 'job.completed delivered');

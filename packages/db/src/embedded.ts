@@ -47,22 +47,14 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     await chmod(options.dataDir, mode | 0o011);
   }
   const EmbeddedPostgres = await importEmbeddedPostgres();
+  // Used for initdb (and creating the postgres user as root) only; spawnPostgres runs the server.
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,
     user: USER,
     password: PASSWORD,
     authMethod: 'password',
-    persistent: !options.ephemeral,
     createPostgresUser: asRoot,
-    postgresFlags: [
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      'max_connections=300',
-    ],
     onLog: (m: unknown) => log(String(m).trimEnd()),
     onError: (m: unknown) => log(String(m).trimEnd()),
   });

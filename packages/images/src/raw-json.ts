@@ -54,3 +54,11 @@ function skipValue(s: string, i: number): number {
   while (i < s.length && !',}] \n\r\t'.includes(s[i])) i++;
   return i;
 }
+
+/**
+ * Appends member `name` with raw JSON text to a serialised object, so a value the
+ * client sent (passthrough) goes out byte for byte instead of through parse/stringify.
+ */
+export function withRawMember(objectJson: string, name: string, raw: string | null): string {
+  return `${objectJson.slice(0, -1)},${JSON.stringify(name)}:${raw ?? 'null'}}`;
+}

@@ -1,3 +1,5 @@
+import { withRawMember } from './raw-json.ts';
+
 /** An `images` row as pg returns it. */
 export interface ImageRow {
   id: string;
@@ -85,8 +87,7 @@ export function imageJson(row: ImageRow): string {
     updated_at: row.updated_at.toISOString(),
     completed_at: row.completed_at ? row.completed_at.toISOString() : null,
   };
-  const head = JSON.stringify(resource);
-  return `${head.slice(0, -1)},"passthrough":${row.passthrough ?? 'null'}}`;
+  return withRawMember(JSON.stringify(resource), 'passthrough', row.passthrough);
 }
 
 export function imageListJson(rows: ImageRow[], hasMore: boolean): string {

@@ -1,4 +1,5 @@
 import { sql } from '@imgkit/db';
+import { withRawMember } from '@imgkit/images';
 
 /** A `jobs` row as pg returns it. */
 export interface JobRow {
@@ -96,6 +97,5 @@ export function jobJson(row: JobRow): string {
     updated_at: row.updated_at.toISOString(),
     completed_at: row.completed_at ? row.completed_at.toISOString() : null,
   };
-  const head = JSON.stringify(resource);
-  return `${head.slice(0, -1)},"passthrough":${row.passthrough ?? 'null'}}`;
+  return withRawMember(JSON.stringify(resource), 'passthrough', row.passthrough);
 }

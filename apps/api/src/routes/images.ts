@@ -19,6 +19,7 @@ import {
   finishIdempotencyKey,
   releaseIdempotencyKey,
   requestHash,
+  sendStoredResponse,
   validateIdempotencyKey,
 } from '../idempotency.ts';
 import { principalOf } from '../middleware/auth.ts';
@@ -186,8 +187,7 @@ export function imagesRouter(deps: ImagesRouteDeps): Router {
       const claim = await claimIdempotencyKey(deps.pool, accountId, idempotencyKey, hash);
       if (claim.kind === 'replay') {
         if (image.storageKey) await deps.storage.delete(image.storageKey).catch(() => undefined);
-        res.status(claim.response.status).set(claim.response.headers).set('Idempotent-Replayed', 'true');
-        res.type('application/json').send(claim.response.body);
+        sendStoredResponse(res, claim.response);
         return;
       }
     }

@@ -11,6 +11,7 @@ import {
   finishIdempotencyKey,
   releaseIdempotencyKey,
   requestHash,
+  sendStoredResponse,
   validateIdempotencyKey,
 } from '../idempotency.ts';
 import { principalOf } from '../middleware/auth.ts';
@@ -93,8 +94,7 @@ export function jobsRouter(deps: JobsRouteDeps): Router {
       );
       if (claim.kind === 'replay') {
         if (inputKey) await deps.storage.delete(inputKey).catch(() => undefined);
-        res.status(claim.response.status).set(claim.response.headers).set('Idempotent-Replayed', 'true');
-        res.type('application/json').send(claim.response.body);
+        sendStoredResponse(res, claim.response);
         return;
       }
     }
