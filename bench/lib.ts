@@ -3,7 +3,8 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { embeddedUrl, migrate, startEmbeddedPostgres } from '@imgkit/db';
+import { embeddedUrl, startEmbeddedPostgres } from '@imgkit/db';
+import { migrateDatabase } from '@imgkit/runtime';
 import pg from 'pg';
 
 /** A PostgreSQL for a benchmark: BENCH_DATABASE_URL (a superuser URL) or a fresh embedded one. */
@@ -25,7 +26,7 @@ export async function benchDatabase(adminUrl: string, migrated = true): Promise<
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  if (migrated) await migrate(url.toString());
+  if (migrated) await migrateDatabase(url.toString());
   return url.toString();
 }
 

@@ -63,33 +63,7 @@ CREATE INDEX images_account_id ON images (account_id, id);
 CREATE INDEX images_account_status ON images (account_id, status, id);
 CREATE INDEX images_account_checksum ON images (account_id, checksum) WHERE checksum IS NOT NULL;
 
-CREATE TABLE tasks (
-  id text COLLATE "C" PRIMARY KEY CHECK (id ~ '^tsk_[0-9A-Za-z]{27}$'),
-  kind text NOT NULL,
-  payload jsonb NOT NULL DEFAULT '{}',
-  status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'completed', 'failed')),
-  priority smallint NOT NULL DEFAULT 0,
-  run_at timestamptz NOT NULL DEFAULT now(),
-  attempts integer NOT NULL DEFAULT 0,
-  max_attempts integer NOT NULL DEFAULT 10 CHECK (max_attempts >= 1),
-  locked_by text,
-  locked_until timestamptz,
-  dedupe_key text,
-  -- The row this task works on (an image, a job, a webhook message), so deleting it can cancel its tasks.
-  subject_id text COLLATE "C",
-  last_error jsonb,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  updated_at timestamptz NOT NULL DEFAULT now(),
-  finished_at timestamptz
-);
--- The claim query walks this index in order and stops after LIMIT rows.
-CREATE INDEX tasks_ready ON tasks (priority DESC, run_at, id) WHERE status = 'pending';
-CREATE INDEX tasks_scheduled ON tasks (run_at) WHERE status = 'pending';
-CREATE INDEX tasks_subject ON tasks (subject_id) WHERE subject_id IS NOT NULL;
-CREATE INDEX tasks_leases ON tasks (locked_until) WHERE status = 'running';
-CREATE INDEX tasks_finished ON tasks (finished_at) WHERE status IN ('completed', 'failed');
--- At most one unfinished task per dedupe key.
-CREATE UNIQUE INDEX tasks_dedupe ON tasks (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'running');
+-- The task queue's table is created by packages/queue/migrations (it runs first).
 
 CREATE TABLE idempotency_keys (
   account_id text COLLATE "C" NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
@@ -115,7 +89,6 @@ CREATE UNLOGGED TABLE rate_limit_windows (
 -- Down Migration
 DROP TABLE rate_limit_windows;
 DROP TABLE idempotency_keys;
-DROP TABLE tasks;
 DROP TABLE images;
 DROP TABLE api_keys;
 DROP TABLE accounts;

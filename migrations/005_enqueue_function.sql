@@ -1,19 +1,8 @@
 -- Up Migration
 
--- Enqueue as a function, so a caller can create its row and that row's task in one
--- statement (one round trip, atomic without BEGIN/COMMIT): the hot path of POST /v1/images.
--- It does not NOTIFY: every notifying transaction takes a database-wide lock at commit,
--- which serialises busy writers, so the hot path sends one coalesced NOTIFY after commit
--- instead (packages/queue Notifier); a lost one only costs a poll interval.
-CREATE FUNCTION imgkit_enqueue(
-  task_id text, task_kind text, task_payload jsonb, task_max_attempts integer, task_subject_id text
-) RETURNS text
-LANGUAGE sql
-AS $$
-  INSERT INTO tasks (id, kind, payload, max_attempts, subject_id)
-  VALUES (task_id, task_kind, task_payload, task_max_attempts, task_subject_id)
-  RETURNING id;
-$$;
+-- Moved to packages/queue/migrations, which the queue owns and which runs before these.
+-- The file stays so that databases that ran it keep a consistent migration history.
+SELECT 1;
 
 -- Down Migration
-DROP FUNCTION imgkit_enqueue(text, text, jsonb, integer, text);
+SELECT 1;

@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { embeddedUrl, migrate, startEmbeddedPostgres } from '@imgkit/db';
+import { embeddedUrl, startEmbeddedPostgres } from '@imgkit/db';
+import { migrateDatabase } from '@imgkit/runtime';
 import pg from 'pg';
 
 const TEMPLATE = 'imgkit_test_template';
@@ -38,7 +39,7 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
   }
   const url = new URL(adminUrl);
   url.pathname = `/${TEMPLATE}`;
-  await migrate(url.toString());
+  await migrateDatabase(url.toString());
 }
 
 /** Each test file made its own database (test/helpers/db.ts); remove them all. */

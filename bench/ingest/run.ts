@@ -22,7 +22,7 @@ import { cameraJpegs, generatedPhotos } from '../photos.ts';
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? availableParallelism());
 const SECRET = 'bench-secret-key-that-is-long-enough-0123456789';
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const LIMITS = { maxInputPixels: 100_000_000, maxFrames: 500, decodeTimeoutSeconds: 60 };
+const LIMITS = { maxInputPixels: 100_000_000, maxFrames: 500, decodeTimeoutMs: 60_000 };
 
 async function peakRssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');

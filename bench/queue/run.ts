@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
-import { enqueueNow, type QueueLogger, Worker } from '@imgkit/queue';
+import { enqueue, type QueueLogger, Worker } from '@imgkit/queue';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import { benchDatabase, benchPostgres, fmt, median, percentile, postgresCpuMs, table } from '../lib.ts';
 
@@ -112,7 +112,7 @@ async function latencyOurs(adminUrl: string): Promise<number[]> {
   await worker.start();
   await sleep(200);
   for (let i = 0; i < LATENCY_TASKS; i++) {
-    await enqueueNow(pool, { kind: 'probe', payload: { t: now() } });
+    await enqueue(pool, 'probe', { t: now() });
     await sleep(20);
   }
   while (latencies.length < LATENCY_TASKS) await sleep(10);

@@ -9,6 +9,7 @@ import type { Pool } from '@imgkit/db';
 import { createLogger } from '@imgkit/log';
 import { type Rendered, type TransformSpec, transformImage } from '@imgkit/media';
 import { DiskCache, LocalBlobStore } from '@imgkit/storage';
+import { generateWebhookSecret } from '@imgkit/webhooks';
 
 export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789';
 
@@ -44,7 +45,7 @@ export async function startApi(
       maxInputPixels: 100_000_000,
       maxFrames: 500,
       maxOutputSide: 4096,
-      timeoutSeconds: 30,
+      decodeTimeoutMs: 30_000,
     });
   };
   const app = createApp({
@@ -57,9 +58,14 @@ export async function startApi(
       uploadBytes: overrides.uploadBytes ?? 5 * 1024 * 1024,
       passthroughBytes: 16 * 1024,
       rateLimitPerMinute: overrides.rateLimitPerMinute ?? 0,
-      processImageMaxAttempts: overrides.processImageMaxAttempts ?? 5,
+      maxOutputSide: 4096,
     },
-    variantPresets: ['thumbnail', 'medium', 'large'],
+    images: {
+      maxAttempts: overrides.processImageMaxAttempts ?? 5,
+      variantPresets: ['thumbnail', 'medium', 'large'],
+    },
+    jobs: { maxAttempts: overrides.processImageMaxAttempts ?? 5 },
+    isShuttingDown: () => false,
     allowPrivateNetworks: overrides.allowPrivateNetworks ?? true,
     webhooks: { secretRotationMs: overrides.webhookRotationMs ?? 24 * 3600_000, deliveryMaxAttempts: 8 },
     authCacheMs: 0, // tests revoke keys and expect the next request to fail
@@ -84,7 +90,8 @@ export async function startApi(
 }
 
 export async function newAccountWithKey(pool: Pool, name = 'test') {
-  const account = await createAccount(pool, name);
+  const webhookSecret = generateWebhookSecret();
+  const account = { ...(await createAccount(pool, name, webhookSecret)), webhook_secret: webhookSecret };
   const { key, record } = await createApiKey(pool, TEST_SECRET, account.id);
   return { account, key, keyId: record.id, auth: { Authorization: `Bearer ${key}` } };
 }

@@ -4,6 +4,7 @@ import type { Pool } from '@imgkit/db';
 import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
 import { Worker } from '@imgkit/queue';
+import { taskSettings } from '@imgkit/worker/settings';
 import { taskKinds } from '@imgkit/worker/tasks';
 import { startApi, TEST_SECRET, type TestApi } from './api.ts';
 
@@ -41,7 +42,7 @@ export async function startPipeline(
   const worker = new Worker({
     pool,
     listenConnectionString: url,
-    kinds: taskKinds({ config, pool, logger, storage: api.storage, fetcher }),
+    kinds: taskKinds({ pool, storage: api.storage, fetcher }, taskSettings(config)),
     concurrency: config.WORKER_CONCURRENCY,
     pollIntervalMs: 200,
     leaseMs: 30_000,

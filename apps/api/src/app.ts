@@ -2,21 +2,24 @@ import type { Pool } from '@imgkit/db';
 import type { Logger } from '@imgkit/log';
 import type { Rendered, TransformSpec } from '@imgkit/media';
 import { Registry } from '@imgkit/metrics';
+import { Notifier } from '@imgkit/queue';
 import type { BlobStore, DiskCache } from '@imgkit/storage';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { requireApiKey } from './middleware/auth.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { requestIdFor } from './middleware/request-id.ts';
+import { createOpenApiRegistry } from './openapi.ts';
 import { problemErrorHandler, problems } from './problem.ts';
 import { docsRouter } from './routes/docs.ts';
 import { healthRouter } from './routes/health.ts';
-import { imagesRouter } from './routes/images.ts';
-import { jobsRouter } from './routes/jobs.ts';
+import { imagesRouter } from './routes/images/index.ts';
+import { jobsRouter } from './routes/jobs/index.ts';
 import { metricsRouter } from './routes/metrics.ts';
 import { signedImagesRouter } from './routes/signed-images.ts';
-import { webhooksRouter } from './routes/webhooks.ts';
+import { webhooksRouter } from './routes/webhooks/index.ts';
 
+/** Everything the HTTP surface needs, built once by main() from the configuration. */
 export interface AppDeps {
   pool: Pool;
   storage: BlobStore;
@@ -27,22 +30,22 @@ export interface AppDeps {
     uploadBytes: number;
     passthroughBytes: number;
     rateLimitPerMinute: number;
-    processImageMaxAttempts?: number;
-    maxOutputSide?: number;
+    maxOutputSide: number;
   };
-  variantPresets: readonly string[];
-  /** FETCH_ALLOW_PRIVATE_NETWORKS: also governs which webhook URLs are accepted. */
-  allowPrivateNetworks?: boolean;
-  webhooks?: { secretRotationMs: number; deliveryMaxAttempts: number };
+  images: { maxAttempts: number; variantPresets: readonly string[] };
+  jobs: { maxAttempts: number };
+  /** FETCH_ALLOW_PRIVATE_NETWORKS: also governs which source and webhook URLs are accepted. */
+  allowPrivateNetworks: boolean;
+  webhooks: { secretRotationMs: number; deliveryMaxAttempts: number };
   signedUrls?: {
     cache: DiskCache;
     keyId: string;
     keys: Record<string, string>;
     render: (input: Buffer | { path: string }, spec: TransformSpec) => Promise<Rendered>;
   };
-  isShuttingDown?: () => boolean;
+  isShuttingDown: () => boolean;
   /** How long a valid API key is remembered per process (a revocation takes up to this long). */
-  authCacheMs?: number;
+  authCacheMs: number;
 }
 
 /** The whole HTTP surface, with no listening socket, so tests can start it on port 0. */
@@ -81,9 +84,9 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
-  app.use(healthRouter({ pool: deps.pool, isShuttingDown: deps.isShuttingDown ?? (() => false) }));
+  app.use(healthRouter({ pool: deps.pool, isShuttingDown: deps.isShuttingDown }));
   app.use(metricsRouter({ pool: deps.pool, registry }));
-  app.use(docsRouter());
+  app.use(docsRouter(createOpenApiRegistry()));
   const signed = deps.signedUrls
     ? signedImagesRouter({
         pool: deps.pool,
@@ -91,7 +94,7 @@ export function createApp(deps: AppDeps): Express {
         cache: deps.signedUrls.cache,
         signingKeyId: deps.signedUrls.keyId,
         signingKeys: deps.signedUrls.keys,
-        maxOutputSide: deps.limits.maxOutputSide ?? 4096,
+        maxOutputSide: deps.limits.maxOutputSide,
         render: deps.signedUrls.render,
       })
     : undefined;
@@ -104,55 +107,46 @@ export function createApp(deps: AppDeps): Express {
     requireApiKey({ pool: deps.pool, secretKey: deps.secretKey, onError, cacheMs: deps.authCacheMs }),
   );
   app.use('/v1', rateLimit({ pool: deps.pool, perMinute: deps.limits.rateLimitPerMinute }));
+  const keepRawBody = (req: unknown, _res: unknown, buf: Buffer) => {
+    (req as { rawBody?: Buffer }).rawBody = buf;
+  };
   // Jobs may carry the image inline (base64), so their JSON limit follows MAX_UPLOAD_BYTES.
   app.use(
     '/v1/jobs',
-    express.json({
-      limit: Math.ceil((deps.limits.uploadBytes * 4) / 3) + 64 * 1024,
-      verify: (req, _res, buf) => {
-        (req as typeof req & { rawBody?: Buffer }).rawBody = buf;
-      },
-    }),
+    express.json({ limit: Math.ceil((deps.limits.uploadBytes * 4) / 3) + 64 * 1024, verify: keepRawBody }),
   );
-  app.use(
-    '/v1',
-    express.json({
-      limit: deps.limits.jsonBodyBytes,
-      // Keep the raw bytes: passthrough is returned exactly as sent, and idempotency hashes the body.
-      verify: (req, _res, buf) => {
-        (req as typeof req & { rawBody?: Buffer }).rawBody = buf;
-      },
-    }),
-  );
+  // Keep the raw bytes: passthrough is returned exactly as sent, and idempotency hashes the body.
+  app.use('/v1', express.json({ limit: deps.limits.jsonBodyBytes, verify: keepRawBody }));
   app.use(
     imagesRouter({
       pool: deps.pool,
       storage: deps.storage,
+      notifier: new Notifier(deps.pool),
+      maxAttempts: deps.images.maxAttempts,
+      allowPrivateNetworks: deps.allowPrivateNetworks,
       maxUploadBytes: deps.limits.uploadBytes,
       maxPassthroughBytes: deps.limits.passthroughBytes,
-      variantPresets: deps.variantPresets,
-      processImageMaxAttempts: deps.limits.processImageMaxAttempts ?? 5,
-      allowPrivateNetworks: deps.allowPrivateNetworks ?? false,
+      variantPresets: deps.images.variantPresets,
     }),
   );
   app.use(
     jobsRouter({
       pool: deps.pool,
       storage: deps.storage,
-      maxUploadBytes: deps.limits.uploadBytes,
+      maxAttempts: deps.jobs.maxAttempts,
+      maxInputBytes: deps.limits.uploadBytes,
+      allowPrivateNetworks: deps.allowPrivateNetworks,
       maxPassthroughBytes: deps.limits.passthroughBytes,
-      maxOutputSide: deps.limits.maxOutputSide ?? 4096,
-      allowPrivateNetworks: deps.allowPrivateNetworks ?? false,
-      maxAttempts: deps.limits.processImageMaxAttempts ?? 5,
+      maxOutputSide: deps.limits.maxOutputSide,
     }),
   );
   if (signed) app.use(signed.apiRouter);
   app.use(
     webhooksRouter({
       pool: deps.pool,
-      allowPrivateNetworks: deps.allowPrivateNetworks ?? false,
-      secretRotationMs: deps.webhooks?.secretRotationMs ?? 24 * 3600_000,
-      deliveryMaxAttempts: deps.webhooks?.deliveryMaxAttempts ?? 8,
+      allowPrivateNetworks: deps.allowPrivateNetworks,
+      secretRotationMs: deps.webhooks.secretRotationMs,
+      deliveryMaxAttempts: deps.webhooks.deliveryMaxAttempts,
     }),
   );
 

@@ -1,9 +1,15 @@
 import type { Server } from 'node:http';
 import path from 'node:path';
-import { createPool, migrate } from '@imgkit/db';
+import { createPool } from '@imgkit/db';
 import { createLogger } from '@imgkit/log';
 import { transformImage } from '@imgkit/media';
-import { loadConfigOrExit, onShutdownSignal, resolveDatabase } from '@imgkit/runtime';
+import {
+  loadConfigOrExit,
+  mediaLimits,
+  migrateDatabase,
+  onShutdownSignal,
+  resolveDatabase,
+} from '@imgkit/runtime';
 import { DiskCache, LocalBlobStore } from '@imgkit/storage';
 import { createApp } from './app.ts';
 
@@ -11,7 +17,7 @@ async function main() {
   const config = loadConfigOrExit();
   const logger = createLogger({ name: 'api', level: config.LOG_LEVEL });
   const db = await resolveDatabase(config);
-  await migrate(db.url, (m) => logger.debug(m));
+  await migrateDatabase(db.url, (m) => logger.debug(m));
   const pool = createPool({
     connectionString: db.url,
     max: config.DATABASE_POOL_MAX,
@@ -21,6 +27,7 @@ async function main() {
   const cache = new DiskCache(path.join(config.dataDir, 'cache'), config.CACHE_MAX_BYTES);
   await cache.init();
   let shuttingDown = false;
+  const limits = mediaLimits(config);
   const app = createApp({
     pool,
     storage: new LocalBlobStore(path.join(config.dataDir, 'blobs')),
@@ -31,28 +38,26 @@ async function main() {
       uploadBytes: config.MAX_UPLOAD_BYTES,
       passthroughBytes: config.MAX_PASSTHROUGH_BYTES,
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
-      processImageMaxAttempts: config.PROCESS_IMAGE_MAX_ATTEMPTS,
       maxOutputSide: config.MAX_OUTPUT_SIDE,
     },
-    variantPresets: Object.keys(config.VARIANT_PRESETS),
+    images: {
+      maxAttempts: config.PROCESS_IMAGE_MAX_ATTEMPTS,
+      variantPresets: Object.keys(config.VARIANT_PRESETS),
+    },
+    jobs: { maxAttempts: config.RENDER_JOB_MAX_ATTEMPTS },
     allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
     signedUrls: {
       cache,
       keyId: config.URL_SIGNING_KEY_ID,
       keys: { ...config.URL_SIGNING_OLD_KEYS, [config.URL_SIGNING_KEY_ID]: config.urlSigningKey },
-      render: (input, spec) =>
-        transformImage(input, spec, {
-          maxInputPixels: config.MAX_INPUT_PIXELS,
-          maxFrames: config.MAX_ANIMATION_FRAMES,
-          maxOutputSide: config.MAX_OUTPUT_SIDE,
-          timeoutSeconds: Math.ceil(config.DECODE_TIMEOUT_MS / 1000),
-        }),
+      render: (input, spec) => transformImage(input, spec, limits),
     },
     webhooks: {
       secretRotationMs: config.WEBHOOK_SECRET_ROTATION_HOURS * 3600_000,
       deliveryMaxAttempts: config.WEBHOOK_RETRY_SCHEDULE.length,
     },
     isShuttingDown: () => shuttingDown,
+    authCacheMs: 5000,
   });
   // Under systemd socket activation the listening socket arrives as fd 3 (deploy/systemd).
   const activated = process.env.LISTEN_FDS === '1' && process.env.LISTEN_PID === String(process.pid);

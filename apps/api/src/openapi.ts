@@ -1,14 +1,45 @@
-import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import { registry } from './schemas/zod.ts';
-// Route modules register their paths on import.
-import './routes/health.ts';
-import './routes/images.ts';
-import './routes/jobs.ts';
-import './routes/metrics.ts';
-import './routes/signed-images.ts';
-import './routes/webhooks.ts';
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { registerImagePaths } from './openapi/images.ts';
+import { registerJobPaths } from './openapi/jobs.ts';
+import { registerSignedUrlPaths } from './openapi/signed-urls.ts';
+import { registerHealthPaths, registerMetricsPath } from './openapi/system.ts';
+import { registerWebhookPaths } from './openapi/webhooks.ts';
+import { CreateImageFromUrl, ImageList, ImageSchema } from './schemas/images.ts';
+import { CreateJob, JobAccepted, JobSchema } from './schemas/jobs.ts';
+import { UrlsBody } from './schemas/signed-urls.ts';
+import { CreateEndpoint, EndpointSchema, MessageSchema, UpdateEndpoint } from './schemas/webhooks.ts';
+import { bearerAuth, ProblemSchema } from './schemas/zod.ts';
 
-export function buildOpenApiDocument() {
+/** Every component and path of the public API, in a registry of its own (nothing registers on import). */
+export function createOpenApiRegistry(): OpenAPIRegistry {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', bearerAuth.name, { ...bearerAuth.scheme });
+  for (const [name, schema] of [
+    ['Problem', ProblemSchema],
+    ['CreateImageFromUrl', CreateImageFromUrl],
+    ['Image', ImageSchema],
+    ['ImageList', ImageList],
+    ['CreateJob', CreateJob],
+    ['JobAccepted', JobAccepted],
+    ['Job', JobSchema],
+    ['SignedUrlRequest', UrlsBody],
+    ['CreateWebhookEndpoint', CreateEndpoint],
+    ['UpdateWebhookEndpoint', UpdateEndpoint],
+    ['WebhookEndpoint', EndpointSchema],
+    ['WebhookMessage', MessageSchema],
+  ] as const) {
+    registry.register(name, schema);
+  }
+  registerHealthPaths(registry);
+  registerImagePaths(registry);
+  registerJobPaths(registry);
+  registerMetricsPath(registry);
+  registerSignedUrlPaths(registry);
+  registerWebhookPaths(registry);
+  return registry;
+}
+
+export function buildOpenApiDocument(registry: OpenAPIRegistry = createOpenApiRegistry()) {
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
@@ -21,6 +52,6 @@ export function buildOpenApiDocument() {
   });
 }
 
-export function openApiJson(): string {
-  return `${JSON.stringify(buildOpenApiDocument(), null, 2)}\n`;
+export function openApiJson(registry?: OpenAPIRegistry): string {
+  return `${JSON.stringify(buildOpenApiDocument(registry), null, 2)}\n`;
 }

@@ -1,3 +1,5 @@
+import { ConflictError, InputError, NotFoundError, TooLargeError } from '@imgkit/errors';
+import { IdempotencyError } from '@imgkit/idempotency';
 import type { ErrorRequestHandler, Response } from 'express';
 
 /** One field-level validation failure, as in RFC 9457 extension `errors[]`. */
@@ -102,6 +104,16 @@ export function problemErrorHandler(onUnexpected: (err: unknown) => void): Error
 
 function toProblem(err: unknown): Problem {
   if (err instanceof Problem) return err;
+  // What the packages' lifecycles say, in HTTP.
+  if (err instanceof InputError) return problems.validation([{ field: err.field, message: err.message }]);
+  if (err instanceof ConflictError) return problems.conflict(err.code, err.message);
+  if (err instanceof NotFoundError) return problems.notFound(err.message);
+  if (err instanceof TooLargeError) return problems.payloadTooLarge(err.limit);
+  if (err instanceof IdempotencyError) {
+    return err.code === 'idempotency_key_reused'
+      ? problems.unprocessable(err.code, err.message)
+      : problems.conflict(err.code, err.message);
+  }
   const e = err as { type?: string; status?: number; limit?: number; message?: string };
   switch (e?.type) {
     case 'entity.too.large':

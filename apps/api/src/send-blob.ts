@@ -22,3 +22,12 @@ export async function sendBlob(
   blob.stream.on('error', () => res.destroy());
   blob.stream.pipe(res);
 }
+
+/** If-None-Match against a strong ETag (also matching its weak form and `*`). */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((t) => {
+    const tag = t.trim();
+    return tag === '*' || tag === etag || tag === `W/${etag}`;
+  });
+}

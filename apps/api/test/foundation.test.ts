@@ -36,8 +36,19 @@ test('readyz answers 503 when the database is unreachable', async () => {
     storage: new LocalBlobStore('/tmp/unused'),
     logger: createLogger({ name: 't', level: 'silent' }),
     secretKey: TEST_SECRET,
-    limits: { jsonBodyBytes: 1000, uploadBytes: 1000, passthroughBytes: 1000, rateLimitPerMinute: 0 },
-    variantPresets: [],
+    limits: {
+      jsonBodyBytes: 1000,
+      uploadBytes: 1000,
+      passthroughBytes: 1000,
+      rateLimitPerMinute: 0,
+      maxOutputSide: 4096,
+    },
+    images: { maxAttempts: 5, variantPresets: [] },
+    jobs: { maxAttempts: 5 },
+    allowPrivateNetworks: false,
+    webhooks: { secretRotationMs: 3600_000, deliveryMaxAttempts: 8 },
+    isShuttingDown: () => false,
+    authCacheMs: 0,
   });
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');

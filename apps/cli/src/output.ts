@@ -1,6 +1,6 @@
 import type { Config } from '@imgkit/config';
-import { createPool, migrate, type Pool } from '@imgkit/db';
-import { loadConfigOrExit, resolveDatabase } from '@imgkit/runtime';
+import { createPool, type Pool } from '@imgkit/db';
+import { loadConfigOrExit, migrateDatabase, resolveDatabase } from '@imgkit/runtime';
 
 export interface Output {
   json: boolean;
@@ -22,7 +22,7 @@ export async function withDatabase<T>(fn: (pool: Pool, config: Readonly<Config>)
   const db = await resolveDatabase(config);
   const pool = createPool({ connectionString: db.url, max: 2, applicationName: 'imgkit-cli' });
   try {
-    await migrate(db.url);
+    await migrateDatabase(db.url);
     return await fn(pool, config);
   } finally {
     await pool.end();

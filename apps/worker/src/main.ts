@@ -1,19 +1,20 @@
 import { createServer } from 'node:http';
 import path from 'node:path';
-import { createPool, migrate } from '@imgkit/db';
+import { createPool } from '@imgkit/db';
 import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
 import { Registry } from '@imgkit/metrics';
 import { Worker } from '@imgkit/queue';
-import { loadConfigOrExit, onShutdownSignal, resolveDatabase } from '@imgkit/runtime';
+import { loadConfigOrExit, migrateDatabase, onShutdownSignal, resolveDatabase } from '@imgkit/runtime';
 import { LocalBlobStore } from '@imgkit/storage';
+import { taskSettings } from './settings.ts';
 import { taskKinds } from './tasks/index.ts';
 
 async function main() {
   const config = loadConfigOrExit();
   const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
   const db = await resolveDatabase(config);
-  await migrate(db.url, (m) => logger.debug(m));
+  await migrateDatabase(db.url, (m) => logger.debug(m));
   const pool = createPool({
     connectionString: db.url,
     max: config.WORKER_CONCURRENCY + 4,
@@ -37,14 +38,15 @@ async function main() {
   const worker = new Worker({
     pool,
     listenConnectionString: config.WORKER_LISTEN ? db.url : undefined,
-    kinds: taskKinds({
-      config,
-      pool,
-      logger,
-      storage: new LocalBlobStore(path.join(config.dataDir, 'blobs')),
-      fetcher,
-      observeStage: (stage, seconds) => stageDuration.observe({ stage }, seconds),
-    }),
+    kinds: taskKinds(
+      {
+        pool,
+        storage: new LocalBlobStore(path.join(config.dataDir, 'blobs')),
+        fetcher,
+        observeStage: (stage, seconds) => stageDuration.observe({ stage }, seconds),
+      },
+      taskSettings(config),
+    ),
     concurrency: config.WORKER_CONCURRENCY,
     pollIntervalMs: config.WORKER_POLL_INTERVAL_MS,
     leaseMs: config.WORKER_LEASE_MS,

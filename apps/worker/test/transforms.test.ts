@@ -20,7 +20,7 @@ import { startServer } from '../../../test/helpers/http.ts';
 import { startPipeline } from '../../../test/helpers/pipeline.ts';
 import { startReceiver } from '../../../test/helpers/receiver.ts';
 
-const LIMITS = { maxInputPixels: 100_000_000, maxFrames: 500, maxOutputSide: 4096, timeoutSeconds: 30 };
+const LIMITS = { maxInputPixels: 100_000_000, maxFrames: 500, maxOutputSide: 4096, decodeTimeoutMs: 30_000 };
 const read = (p: string) => readFile(path.join(CORPUS, p));
 
 test('every operation × output format, checked by decoding the result', { skip: SKIP_CORPUS }, async () => {

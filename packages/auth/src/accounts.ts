@@ -1,6 +1,5 @@
 import { type Queryable, query, queryOne, sql } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
-import { generateWebhookSecret } from '@imgkit/webhooks';
 import { digestApiKey, digestsEqual, displayPrefix, generateApiKey, isWellFormedApiKey } from './keys.ts';
 
 export interface Account {
@@ -53,15 +52,20 @@ const Q = {
   ),
 };
 
-/** A new account with its default webhook secret (signs deliveries to images' own webhook_url). */
+/**
+ * A new account. `webhookSecret` is its default webhook signing secret (signs deliveries
+ * to images' and jobs' own webhook_url); made by the caller with the webhooks package's
+ * generator, or left null to be made at the first delivery.
+ */
 export async function createAccount(
   db: Queryable,
   name: string,
-): Promise<Account & { webhook_secret: string }> {
-  const row = await queryOne<Account & { webhook_secret: string }>(db, Q.insertAccount, [
+  webhookSecret: string | null = null,
+): Promise<Account & { webhook_secret: string | null }> {
+  const row = await queryOne<Account & { webhook_secret: string | null }>(db, Q.insertAccount, [
     newId('account'),
     name,
-    generateWebhookSecret(),
+    webhookSecret,
   ]);
   return row!;
 }

@@ -80,6 +80,8 @@ export const envSchema = z.object({
   DECODE_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   PROCESS_IMAGE_MAX_ATTEMPTS: int(1, 100).default(5),
   PROCESS_IMAGE_BACKOFF_MS: int(1, 3_600_000).default(5000),
+  RENDER_JOB_MAX_ATTEMPTS: int(1, 100).default(5),
+  RENDER_JOB_BACKOFF_MS: int(1, 3_600_000).default(5000),
   JSON_BODY_LIMIT_BYTES: int(1024).default(256 * 1024),
   FETCH_TIMEOUT_MS: int(100, 600_000).default(30_000),
   FETCH_ALLOW_PRIVATE_NETWORKS: bool.default(false),

@@ -1,5 +1,5 @@
 export { type EmbeddedServer, embeddedUrl, startEmbeddedPostgres } from './embedded.ts';
-export { MIGRATIONS_DIR, migrate } from './migrate.ts';
+export { type MigrationSet, migrate } from './migrate.ts';
 export {
   createPool,
   type NamedQuery,
@@ -7,6 +7,7 @@ export {
   type Pool,
   type PoolClient,
   pgErrorCode,
+  ping,
   type Queryable,
   query,
   queryOne,

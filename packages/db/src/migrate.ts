@@ -1,21 +1,35 @@
-import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations', import.meta.url));
+/** A folder of SQL migrations and the table that records which of them ran. */
+export interface MigrationSet {
+  dir: string;
+  table: string;
+}
 
 /**
- * Applies pending migrations. node-pg-migrate holds an advisory lock for the
- * duration, so two processes starting at once apply each migration once.
+ * Applies the pending migrations of each set, in order. node-pg-migrate holds an
+ * advisory lock while it runs, in `wait` mode: a second process (the api and the
+ * worker start together, or several machines deploy at once) waits for the first
+ * and then finds nothing left to apply, instead of failing.
  */
-export async function migrate(databaseUrl: string, log: (msg: string) => void = () => {}): Promise<string[]> {
-  const applied = await runner({
-    databaseUrl,
-    dir: MIGRATIONS_DIR,
-    direction: 'up',
-    migrationsTable: 'pgmigrations',
-    checkOrder: true,
-    log,
-    logger: { debug: () => {}, info: log, warn: log, error: log },
-  });
-  return applied.map((m) => m.name);
+export async function migrate(
+  databaseUrl: string,
+  sets: readonly MigrationSet[],
+  log: (msg: string) => void = () => {},
+): Promise<string[]> {
+  const applied: string[] = [];
+  for (const set of sets) {
+    const ran = await runner({
+      databaseUrl,
+      dir: set.dir,
+      direction: 'up',
+      migrationsTable: set.table,
+      checkOrder: true,
+      advisoryLockMode: 'wait',
+      log,
+      logger: { debug: () => {}, info: log, warn: log, error: log },
+    });
+    applied.push(...ran.map((m) => m.name));
+  }
+  return applied;
 }

@@ -87,3 +87,10 @@ export function pgErrorCode(err: unknown): string | undefined {
     ? String((err as { code: unknown }).code)
     : undefined;
 }
+
+const pingSql = sql('db.ping', 'SELECT 1');
+
+/** One round trip: does the database answer? */
+export async function ping(db: Queryable): Promise<void> {
+  await query(db, pingSql);
+}

@@ -1,4 +1,17 @@
 export { originalKey, variantKey, variantsPrefix } from './blob-keys.ts';
-export { Q as imageQueries, WorkerQ as imageWorkerQueries } from './queries.ts';
-export { rawJsonMember, withRawMember } from './raw-json.ts';
+export {
+  type Announce,
+  type CreateImageDeps,
+  completeImage,
+  createImage,
+  deleteImage,
+  failImage,
+  type ImageFacts,
+  markRetrying,
+  type NewImage,
+  recordOriginal,
+  startProcessing,
+} from './lifecycle.ts';
+export { PROCESS_IMAGE, type ProcessImagePayload } from './process-image-kind.ts';
 export { hashToHex, hexToHash, type ImageRow, imageJson, imageListJson } from './resource.ts';
+export { getImage, getImageById, type ListFilter, listImages, similarImages } from './store.ts';

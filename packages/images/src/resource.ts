@@ -1,4 +1,4 @@
-import { withRawMember } from './raw-json.ts';
+import { withRawMember } from '@imgkit/json';
 
 /** An `images` row as pg returns it. */
 export interface ImageRow {

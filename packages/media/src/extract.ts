@@ -5,15 +5,12 @@ import { MediaError } from './errors.ts';
 import { type ExifRecord, type Gps, jsonSafe, toExiftoolRecord, toGps } from './exif.ts';
 import { dhash, phash, toPillowGrey } from './hashes.ts';
 import { iccDescription } from './icc.ts';
+import { type MediaLimits, timeoutSeconds } from './limits.ts';
 import { dominantColors, type PaletteEntry } from './palette.ts';
 import { type ImageFormat, sniff } from './sniff.ts';
 
-export interface ExtractLimits {
-  /** Decompression-bomb guard, checked from the header before any decode; all frames count. */
-  maxInputPixels: number;
-  maxFrames: number;
-  decodeTimeoutSeconds: number;
-}
+/** Extraction needs every limit but the output side. */
+export type ExtractLimits = Omit<MediaLimits, 'maxOutputSide'>;
 
 export interface FormatDetails {
   name: ImageFormat;
@@ -161,7 +158,7 @@ async function decodeDisplayed(bytes: Buffer, limits: ExtractLimits, format: Ima
       limitInputPixels: limits.maxInputPixels,
       sequentialRead: true,
     })
-      .timeout({ seconds: limits.decodeTimeoutSeconds })
+      .timeout({ seconds: timeoutSeconds(limits) })
       .autoOrient()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
@@ -170,7 +167,7 @@ async function decodeDisplayed(bytes: Buffer, limits: ExtractLimits, format: Ima
   } catch (err) {
     const message = messageOf(err);
     if (/timeout/i.test(message)) {
-      throw new MediaError('decode_timeout', `decoding took longer than ${limits.decodeTimeoutSeconds} s`, {
+      throw new MediaError('decode_timeout', `decoding took longer than ${timeoutSeconds(limits)} s`, {
         cause: err,
       });
     }

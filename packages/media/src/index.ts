@@ -4,6 +4,7 @@ export { type ExifRecord, type Gps, printExposureTime, printFraction } from './e
 export { type Extracted, type ExtractLimits, extractImage, type FormatDetails } from './extract.ts';
 export { dhash, hammingDistance, phash, pillowLanczosResize, toPillowGrey } from './hashes.ts';
 export { iccDescription } from './icc.ts';
+export { type MediaLimits, timeoutSeconds } from './limits.ts';
 export { findOgImage } from './og-image.ts';
 export { dominantColors, type PaletteEntry } from './palette.ts';
 export { type ImageFormat, MIME, type SniffedFormat, sniff } from './sniff.ts';

@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import { MediaError } from './errors.ts';
+import { type MediaLimits, timeoutSeconds } from './limits.ts';
 import { sniff } from './sniff.ts';
 
 export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'gif'] as const;
@@ -47,12 +48,7 @@ export interface TransformSpec {
   watermark?: Watermark;
 }
 
-export interface TransformLimits {
-  maxInputPixels: number;
-  maxFrames: number;
-  maxOutputSide: number;
-  timeoutSeconds: number;
-}
+export type TransformLimits = MediaLimits;
 
 export interface Rendered {
   data: Buffer;
@@ -100,7 +96,7 @@ export async function transformImage(
     limitInputPixels: limits.maxInputPixels,
     animated,
   })
-    .timeout({ seconds: limits.timeoutSeconds })
+    .timeout({ seconds: timeoutSeconds(limits) })
     .autoOrient()
     .toColourspace('srgb');
   img = applyGeometry(img, spec);

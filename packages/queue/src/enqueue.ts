@@ -1,65 +1,122 @@
-import { type Queryable, query } from '@imgkit/db';
+import { type NamedQuery, type Queryable, query, sql } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
-import { CHANNEL, Q } from './queries.ts';
-
-export interface TaskSpec {
-  kind: string;
-  payload?: unknown;
-  priority?: number;
-  runAt?: Date;
-  maxAttempts?: number;
-  /** At most one unfinished task per key; a duplicate enqueue is a no-op that returns undefined. */
-  dedupeKey?: string;
-  subjectId?: string;
-  /** NOTIFY idle workers (on commit). Off only in tests of the poll fallback. */
-  notify?: boolean;
-}
+import { CHANNEL } from './channel.ts';
+import { type KindRef, kindName } from './kind.ts';
+import type { Notifier } from './notifier.ts';
 
 /**
- * Inserts a task on `db`, normally the caller's transaction, so the task exists
- * if and only if the row that needs it does. The NOTIFY is transactional too:
- * workers hear it only after COMMIT.
+ * How idle workers learn of a new task:
+ * - `'on-commit'` (default): NOTIFY in the same statement, delivered when the caller's
+ *   transaction commits (at once on the pool);
+ * - a `Notifier`: one coalesced NOTIFY right after the statement, for hot paths that
+ *   enqueue in autocommit statements (a NOTIFY in every transaction serialises writers);
+ * - `'none'`: workers find it by polling (tests of the poll fallback).
  */
-export async function enqueue(
+export type NotifyPolicy = 'on-commit' | 'none' | Notifier;
+
+export interface EnqueueOptions {
+  /** The row the task works on, so deleting the row can cancel its pending tasks. */
+  subjectId?: string;
+  maxAttempts?: number;
+  priority?: number;
+  runAt?: Date;
+  /** At most one unfinished task per key; a duplicate enqueue is a no-op that returns undefined. */
+  dedupeKey?: string;
+  notify?: NotifyPolicy;
+}
+
+const INSERT = `INSERT INTO tasks (id, kind, payload, priority, run_at, max_attempts, dedupe_key, subject_id)
+  VALUES ($1, $2, $3, $4, coalesce($5, now()), $6, $7, $8)
+  ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'running') DO NOTHING
+  RETURNING id, run_at`;
+const insertTask = sql('tasks.insert', INSERT);
+// Insert and NOTIFY in one round trip; nothing is notified when the dedupe key skipped the insert.
+const insertTaskAndNotify = sql(
+  'tasks.insert_and_notify',
+  `WITH t AS (${INSERT})
+   SELECT t.id, t.run_at, pg_notify('${CHANNEL}', (extract(epoch FROM t.run_at) * 1000)::bigint::text) FROM t`,
+);
+
+/**
+ * The one way to enqueue. On `db` — normally the caller's transaction, so the task
+ * exists if and only if the row that needs it does.
+ */
+export async function enqueue<P>(
   db: Queryable,
-  spec: TaskSpec,
+  kind: KindRef<P>,
+  payload: P,
+  options: EnqueueOptions = {},
 ): Promise<{ id: string; runAt: Date } | undefined> {
-  const [row] = await query<{ id: string; run_at: Date }>(db, Q.insert, [
-    newId('task'),
-    spec.kind,
-    JSON.stringify(spec.payload ?? {}),
-    spec.priority ?? 0,
-    spec.runAt ?? null,
-    spec.maxAttempts ?? 10,
-    spec.dedupeKey ?? null,
-    spec.subjectId ?? null,
-  ]);
+  const notify = options.notify ?? 'on-commit';
+  const [row] = await query<{ id: string; run_at: Date }>(
+    db,
+    notify === 'on-commit' ? insertTaskAndNotify : insertTask,
+    [
+      newId('task'),
+      kindName(kind),
+      JSON.stringify(payload ?? {}),
+      options.priority ?? 0,
+      options.runAt ?? null,
+      options.maxAttempts ?? 10,
+      options.dedupeKey ?? null,
+      options.subjectId ?? null,
+    ],
+  );
   if (!row) return undefined;
-  if (spec.notify !== false) await query(db, Q.notify, [CHANNEL, String(row.run_at.getTime())]);
+  if (typeof notify === 'object') notify.wake();
   return { id: row.id, runAt: row.run_at };
 }
 
+const withTaskStatements = new Map<string, NamedQuery>();
+
 /**
- * Enqueues on its own (not inside a caller's transaction) in a single autocommit
- * statement: insert and NOTIFY in one round trip. For callers with no row to write
- * alongside the task; run_at, priority and dedupe keys need enqueue().
+ * Runs a producer's INSERT … RETURNING and enqueues the task for the inserted row in
+ * the same statement (one round trip, atomic without BEGIN/COMMIT). The producer owns
+ * its SQL; only this package knows how tasks are written (imgkit_enqueue()).
  */
-export async function enqueueNow(
+export async function insertWithTask<R extends object, P>(
   db: Queryable,
-  spec: { kind: string; payload?: unknown; maxAttempts?: number; subjectId?: string },
-): Promise<string> {
-  const [row] = await query<{ id: string }>(db, Q.insertAndNotify, [
+  row: { statement: NamedQuery; values: unknown[] },
+  kind: KindRef<P>,
+  payload: P,
+  options: Pick<EnqueueOptions, 'subjectId' | 'maxAttempts' | 'notify'> = {},
+): Promise<R & { task_id: string }> {
+  const n = row.values.length;
+  const notify = options.notify ?? 'on-commit';
+  const name = `${row.statement.name}+task${notify === 'on-commit' ? '+notify' : ''}`;
+  let statement = withTaskStatements.get(name);
+  if (!statement) {
+    const notifyColumn =
+      notify === 'on-commit'
+        ? `, pg_notify('${CHANNEL}', (extract(epoch FROM now()) * 1000)::bigint::text)`
+        : '';
+    statement = sql(
+      name,
+      `WITH subject AS (${row.statement.text})
+       SELECT subject.*, imgkit_enqueue($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}) AS task_id${notifyColumn}
+       FROM subject`,
+    );
+    withTaskStatements.set(name, statement);
+  }
+  const [result] = await query<R & { task_id: string }>(db, statement, [
+    ...row.values,
     newId('task'),
-    spec.kind,
-    JSON.stringify(spec.payload ?? {}),
-    spec.maxAttempts ?? 10,
-    spec.subjectId ?? null,
+    kindName(kind),
+    JSON.stringify(payload ?? {}),
+    options.maxAttempts ?? 10,
+    options.subjectId ?? null,
   ]);
-  return row.id;
+  if (typeof notify === 'object') notify.wake();
+  return result;
 }
 
+const cancelForSubject = sql(
+  'tasks.cancel_for_subject',
+  `DELETE FROM tasks WHERE subject_id = $1 AND status = 'pending'`,
+);
+
 export async function cancelTasksForSubject(db: Queryable, subjectId: string): Promise<void> {
-  await query(db, Q.cancelForSubject, [subjectId]);
+  await query(db, cancelForSubject, [subjectId]);
 }
 
 export interface TaskStat {
@@ -69,16 +126,34 @@ export interface TaskStat {
   oldest_ready_age_seconds: number | null;
 }
 
+const stats = sql(
+  'tasks.stats',
+  `SELECT kind, status, count(*)::int AS count,
+          extract(epoch FROM now() - min(run_at) FILTER (WHERE status = 'pending' AND run_at <= now()))::float8
+            AS oldest_ready_age_seconds
+   FROM tasks GROUP BY kind, status ORDER BY kind, status`,
+);
+
 export async function taskStats(db: Queryable): Promise<TaskStat[]> {
-  return query<TaskStat>(db, Q.stats);
+  return query<TaskStat>(db, stats);
 }
+
+const requeue = sql(
+  'tasks.requeue',
+  `WITH t AS (
+     UPDATE tasks
+     SET status = 'pending', run_at = now(), attempts = 0, finished_at = NULL, updated_at = now()
+     WHERE id = $1 AND status = 'failed'
+     RETURNING id, kind, subject_id
+   )
+   SELECT t.*, pg_notify('${CHANNEL}', (extract(epoch FROM now()) * 1000)::bigint::text) FROM t`,
+);
 
 /** Puts a failed task back in the queue with a fresh attempt budget. */
 export async function requeueFailedTask(
   db: Queryable,
   id: string,
 ): Promise<{ id: string; kind: string; subject_id: string | null } | undefined> {
-  const [row] = await query<{ id: string; kind: string; subject_id: string | null }>(db, Q.requeue, [id]);
-  if (row) await query(db, Q.notify, [CHANNEL, String(Date.now())]);
-  return row;
+  const [row] = await query<{ id: string; kind: string; subject_id: string | null }>(db, requeue, [id]);
+  return row ? { id: row.id, kind: row.kind, subject_id: row.subject_id } : undefined;
 }

@@ -1,22 +1,28 @@
 export { type BackoffPolicy, backoffDelayMs } from './backoff.ts';
+export { CHANNEL } from './channel.ts';
+export { isConnectionError } from './db-retry.ts';
 export {
   cancelTasksForSubject,
+  type EnqueueOptions,
   enqueue,
-  enqueueNow,
+  insertWithTask,
+  type NotifyPolicy,
   requeueFailedTask,
-  type TaskSpec,
   type TaskStat,
   taskStats,
 } from './enqueue.ts';
 export { type ErrorRecord, permanentError, retryableError, TaskError, toErrorRecord } from './errors.ts';
-export { Notifier } from './notifier.ts';
-export { CHANNEL } from './queries.ts';
 export {
   type ClaimedTask,
+  type KindRef,
+  kindName,
   type QueueLogger,
   type TaskContext,
   type TaskHandler,
+  type TaskKind,
   type TaskKindDefinition,
-  Worker,
-  type WorkerOptions,
-} from './worker.ts';
+  taskKind,
+} from './kind.ts';
+export { QUEUE_MIGRATIONS } from './migrations.ts';
+export { Notifier } from './notifier.ts';
+export { Worker, type WorkerOptions } from './worker.ts';

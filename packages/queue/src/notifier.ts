@@ -1,5 +1,7 @@
-import { type Queryable, query } from '@imgkit/db';
-import { CHANNEL, Q } from './queries.ts';
+import { type Queryable, query, sql } from '@imgkit/db';
+import { CHANNEL } from './channel.ts';
+
+const notify = sql('tasks.notify', `SELECT pg_notify('${CHANNEL}', $1)`);
 
 /**
  * Wakes workers after tasks were committed, coalescing bursts into one NOTIFY:
@@ -23,7 +25,7 @@ export class Notifier {
       return;
     }
     this.inFlight = true;
-    query(this.db, Q.notify, [CHANNEL, String(Date.now())])
+    query(this.db, notify, [String(Date.now())])
       .catch(() => undefined)
       .finally(() => {
         this.inFlight = false;

@@ -23,7 +23,7 @@ const recordEffect = sql('test.effect', 'INSERT INTO effects (task_id, worker) V
 
 async function enqueueMany(kind: string, n: number, payload: (i: number) => unknown = (i) => ({ i })) {
   await withTransaction(db.pool, async (tx) => {
-    for (let i = 0; i < n; i++) await enqueue(tx, { kind, payload: payload(i) });
+    for (let i = 0; i < n; i++) await enqueue(tx, kind, payload(i));
   });
 }
 
@@ -132,7 +132,7 @@ test('fails k times then succeeds: attempts = k + 1 and run_at gaps follow the b
     { random: () => 0.999999 },
   );
   await worker.start();
-  const { id } = (await enqueue(db.pool, { kind: 'flaky', maxAttempts: 10 }))!;
+  const { id } = (await enqueue(db.pool, 'flaky', {}, { maxAttempts: 10 }))!;
   await eventually(async () => (await statusCounts(db.pool, 'flaky')).completed === 1, 'flaky completed');
   await worker.stop();
   const [task] = (await db.pool.query('SELECT attempts, status, last_error FROM tasks WHERE id = $1', [id]))
@@ -164,8 +164,8 @@ test('a permanent error fails at once; exhausting max_attempts fails with the la
     },
   ]);
   await worker.start();
-  const doomed = (await enqueue(db.pool, { kind: 'doomed', maxAttempts: 5 }))!;
-  const tired = (await enqueue(db.pool, { kind: 'tired', maxAttempts: 3 }))!;
+  const doomed = (await enqueue(db.pool, 'doomed', {}, { maxAttempts: 5 }))!;
+  const tired = (await enqueue(db.pool, 'tired', {}, { maxAttempts: 3 }))!;
   await eventually(
     async () =>
       (await statusCounts(db.pool, 'doomed')).failed === 1 &&
@@ -208,7 +208,7 @@ test('pg_terminate_backend on every worker connection mid-run: the run completes
     },
   ]);
   await worker.start();
-  await enqueue(db.pool, { kind: 'gated' });
+  await enqueue(db.pool, 'gated', {});
   await eventually(async () => (await statusCounts(db.pool, 'gated')).running === 1, 'task running');
   const killed = await db.pool.query(
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -222,7 +222,7 @@ test('pg_terminate_backend on every worker connection mid-run: the run completes
       (await statusCounts(db.pool, 'gated').catch(() => ({}) as Record<string, number>)).completed === 1,
     'completed after reconnect',
   );
-  await enqueue(db.pool, { kind: 'gated' });
+  await enqueue(db.pool, 'gated', {});
   await eventually(
     async () => (await statusCounts(db.pool, 'gated')).completed === 2,
     'a new task after reconnect',
@@ -250,9 +250,9 @@ test('graceful shutdown: finished tasks complete, unfinished ones are handed bac
   ]);
   await worker.start();
   await withTransaction(db.pool, async (tx) => {
-    await enqueue(tx, { kind: 'mixed', payload: { ms: 50 } });
-    await enqueue(tx, { kind: 'mixed', payload: { ms: 60_000 } });
-    await enqueue(tx, { kind: 'mixed', payload: { ms: 60_000 } });
+    await enqueue(tx, 'mixed', { ms: 50 });
+    await enqueue(tx, 'mixed', { ms: 60_000 });
+    await enqueue(tx, 'mixed', { ms: 60_000 });
   });
   await eventually(async () => (await statusCounts(db.pool, 'mixed')).running === 3, 'three running');
   await worker.stop(300);
@@ -278,7 +278,7 @@ test('a notification that never arrives: the task still runs by polling', async 
   );
   await worker.start();
   await new Promise((r) => setTimeout(r, 50));
-  const t = (await enqueue(db.pool, { kind: 'quiet', notify: false }))!;
+  const t = (await enqueue(db.pool, 'quiet', {}, { notify: 'none' }))!;
   await eventually(async () => ran.includes(t.id), 'polled task ran');
   await worker.stop();
 });
@@ -300,7 +300,7 @@ test('a scheduled task starts no earlier than its run_at, without polling for it
   );
   await worker.start();
   const runAt = new Date(Date.now() + 400);
-  await enqueue(db.pool, { kind: 'later', runAt });
+  await enqueue(db.pool, 'later', {}, { runAt });
   await eventually(async () => startedAt > 0, 'scheduled task ran');
   await worker.stop();
   assert.ok(startedAt >= runAt.getTime() - 5, 'not before run_at');
@@ -316,7 +316,7 @@ test('a worker that lost its lease cannot overwrite the new holder’s result', 
     leaseMs: 60_000,
   });
   await a.start();
-  const t = (await enqueue(db.pool, { kind: 'fenced' }))!;
+  const t = (await enqueue(db.pool, 'fenced', {}))!;
   await eventually(async () => (await statusCounts(db.pool, 'fenced')).running === 1, 'A holds it');
   // A stalls past its lease (simulated), B reclaims and fails it permanently.
   await db.pool.query("UPDATE tasks SET locked_until = now() - interval '1 second' WHERE id = $1", [t.id]);
@@ -348,16 +348,15 @@ test('finished tasks are pruned after the retention; stats and dedupe keys work'
   const worker = makeWorker(db.pool, db.url, [], { retentionMs: 3600_000 });
   await worker.prune();
   assert.deepEqual(await statusCounts(db.pool, 'effect'), {});
-  const first = await enqueue(db.pool, { kind: 'dedupe', dedupeKey: 'only-one' });
-  const second = await enqueue(db.pool, { kind: 'dedupe', dedupeKey: 'only-one' });
+  const first = await enqueue(db.pool, 'dedupe', {}, { dedupeKey: 'only-one' });
+  const second = await enqueue(db.pool, 'dedupe', {}, { dedupeKey: 'only-one' });
   assert.ok(first);
   assert.equal(second, undefined);
   const stats = await taskStats(db.pool);
   assert.ok(stats.some((s) => s.kind === 'dedupe' && s.status === 'pending' && s.count === 1));
 });
 
-test('enqueueNow (one autocommit statement) wakes an idle worker by NOTIFY, without polling', async () => {
-  const { enqueueNow } = await import('@imgkit/queue');
+test('enqueue on the pool (one autocommit statement) wakes an idle worker by NOTIFY, without polling', async () => {
   const ran: string[] = [];
   const worker = makeWorker(
     db.pool,
@@ -369,7 +368,7 @@ test('enqueueNow (one autocommit statement) wakes an idle worker by NOTIFY, with
   );
   await worker.start();
   await new Promise((r) => setTimeout(r, 100)); // let the initial claim and LISTEN settle
-  const id = await enqueueNow(db.pool, { kind: 'now', payload: { x: 1 } });
+  const { id } = (await enqueue(db.pool, 'now', { x: 1 }))!;
   await eventually(async () => ran.includes(id), 'woken by NOTIFY');
   await worker.stop();
 });

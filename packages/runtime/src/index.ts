@@ -1,3 +1,6 @@
+export { mediaLimits } from './deps.ts';
+export { ALL_MIGRATIONS, APP_MIGRATIONS, migrateDatabase } from './migrations.ts';
+
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

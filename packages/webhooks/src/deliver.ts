@@ -1,8 +1,32 @@
-import { type Queryable, query, queryOne } from '@imgkit/db';
+import { type Queryable, query, queryOne, sql } from '@imgkit/db';
 import { FetchError, parseRetryAfter, type SafeFetcher } from '@imgkit/fetch';
 import { newId } from '@imgkit/ids';
-import { Q } from './queries.ts';
 import { generateWebhookSecret, signatureHeader } from './signing.ts';
+
+const messageForDeliverySql = sql(
+  'webhooks.message_for_delivery',
+  `SELECT m.id, m.account_id, m.endpoint_id, m.url, m.payload, m.status,
+          e.enabled AS endpoint_enabled, e.url AS endpoint_url,
+          coalesce(e.secret, a.webhook_secret) AS secret,
+          CASE WHEN e.id IS NOT NULL THEN
+            CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END
+          ELSE
+            CASE WHEN a.webhook_previous_secret_expires_at > now() THEN a.webhook_previous_secret END
+          END AS previous_secret
+   FROM webhook_messages m
+   JOIN accounts a ON a.id = m.account_id
+   LEFT JOIN webhook_endpoints e ON e.id = m.endpoint_id
+   WHERE m.id = $1`,
+);
+const ensureAccountSecretSql = sql(
+  'webhooks.ensure_account_secret',
+  `UPDATE accounts SET webhook_secret = coalesce(webhook_secret, $2) WHERE id = $1 RETURNING webhook_secret`,
+);
+const recordAttemptSql = sql(
+  'webhooks.record_attempt',
+  `INSERT INTO webhook_attempts (id, message_id, url, status_code, latency_ms, error, response_body)
+   VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+);
 
 export interface MessageForDelivery {
   id: string;
@@ -21,10 +45,10 @@ export async function loadMessageForDelivery(
   db: Queryable,
   id: string,
 ): Promise<MessageForDelivery | undefined> {
-  const msg = await queryOne<MessageForDelivery>(db, Q.messageForDelivery, [id]);
+  const msg = await queryOne<MessageForDelivery>(db, messageForDeliverySql, [id]);
   if (msg && !msg.secret) {
     // Accounts created before webhooks existed get their default secret on first use.
-    const row = await queryOne<{ webhook_secret: string }>(db, Q.ensureAccountSecret, [
+    const row = await queryOne<{ webhook_secret: string }>(db, ensureAccountSecretSql, [
       msg.account_id,
       generateWebhookSecret(),
     ]);
@@ -93,7 +117,7 @@ export async function recordAttempt(
   msg: MessageForDelivery,
   result: AttemptResult,
 ): Promise<void> {
-  await query(db, Q.recordAttempt, [
+  await query(db, recordAttemptSql, [
     newId('attempt'),
     msg.id,
     msg.url,

@@ -7,13 +7,33 @@ export {
   sendSigned,
   type Verdict,
 } from './deliver.ts';
+export { DELIVER_WEBHOOK, type DeliverWebhookPayload } from './deliver-kind.ts';
+export {
+  disableEndpoint,
+  endpointFailing,
+  markDelivered,
+  markMessageFailed,
+  markMessageRetrying,
+} from './delivery-state.ts';
+export {
+  createEndpoint,
+  deleteEndpoint,
+  type EndpointRow,
+  endpointJson,
+  getEndpoint,
+  listEndpoints,
+  rotateAccountSecret,
+  rotateEndpointSecret,
+  updateEndpoint,
+} from './endpoints.ts';
 export { EVENT_TYPES, type EventType, eventBody } from './events.ts';
 export {
-  DELIVER_WEBHOOK,
-  enqueueDelivery,
-  recordEvent,
-  recordMessageFor,
-  type WebhookEvent,
-} from './outbox.ts';
-export { Q as webhookQueries } from './queries.ts';
+  getMessage,
+  listMessages,
+  type MessageFilter,
+  type MessageJson,
+  messageJson,
+  redeliverMessage,
+} from './messages.ts';
+export { enqueueDelivery, recordEvent, recordMessageFor, type WebhookEvent } from './outbox.ts';
 export { generateWebhookSecret, signatureHeader, signWebhook, verifyWebhook } from './signing.ts';

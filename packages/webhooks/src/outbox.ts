@@ -1,10 +1,8 @@
-import { type Queryable, query, queryOne } from '@imgkit/db';
+import { type Queryable, query, sql } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
 import { enqueue } from '@imgkit/queue';
+import { DELIVER_WEBHOOK } from './deliver-kind.ts';
 import { type EventType, eventBody } from './events.ts';
-import { Q } from './queries.ts';
-
-export const DELIVER_WEBHOOK = 'deliver_webhook';
 
 export interface WebhookEvent {
   accountId: string;
@@ -17,6 +15,12 @@ export interface WebhookEvent {
   webhookUrl?: string | null;
 }
 
+const matchingEndpointsSql = sql(
+  'webhooks.matching_endpoints',
+  `SELECT id, url FROM webhook_endpoints
+   WHERE account_id = $1 AND enabled AND (cardinality(events) = 0 OR $2 = ANY(events)) ORDER BY id`,
+);
+
 /**
  * The outbox: called inside the transaction that moves an image or job to its
  * final state, it writes one message per target and its first delivery task.
@@ -28,7 +32,7 @@ export async function recordEvent(
   maxAttempts: number,
 ): Promise<string[]> {
   const targets: { endpointId: string | null; url: string }[] = (
-    await query<{ id: string; url: string }>(tx, Q.matchingEndpoints, [event.accountId, event.type])
+    await query<{ id: string; url: string }>(tx, matchingEndpointsSql, [event.accountId, event.type])
   ).map((e) => ({ endpointId: e.id, url: e.url }));
   if (event.webhookUrl) targets.push({ endpointId: null, url: event.webhookUrl });
   const body = eventBody(event.type, event.dataJson);
@@ -55,14 +59,19 @@ export async function recordMessageFor(
 
 /** At most one unfinished delivery task per message, so a manual retry cannot double a queued one. */
 export async function enqueueDelivery(tx: Queryable, messageId: string, maxAttempts: number): Promise<void> {
-  await enqueue(tx, {
-    kind: DELIVER_WEBHOOK,
-    payload: { message_id: messageId },
-    subjectId: messageId,
-    maxAttempts,
-    dedupeKey: `deliver:${messageId}`,
-  });
+  await enqueue(
+    tx,
+    DELIVER_WEBHOOK,
+    { message_id: messageId },
+    { subjectId: messageId, maxAttempts, dedupeKey: `deliver:${messageId}` },
+  );
 }
+
+const insertMessageSql = sql(
+  'webhooks.insert_message',
+  `INSERT INTO webhook_messages (id, account_id, endpoint_id, url, event_type, image_id, job_id, payload)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+);
 
 async function insertMessage(
   tx: Queryable,
@@ -71,7 +80,7 @@ async function insertMessage(
   body: string,
 ): Promise<string> {
   const id = newId('webhookMessage');
-  await queryOne(tx, Q.insertMessage, [
+  await query(tx, insertMessageSql, [
     id,
     event.accountId,
     target.endpointId,

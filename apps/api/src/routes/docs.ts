@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import express, { Router } from 'express';
 import { openApiJson } from '../openapi.ts';
 
@@ -14,9 +15,9 @@ const DOCS_PAGE = `<!doctype html>
 </body></html>`;
 
 /** /openapi.json and a Swagger UI at /docs served from the local swagger-ui-dist package (no CDN). */
-export function docsRouter(): Router {
+export function docsRouter(registry: OpenAPIRegistry): Router {
   const router = Router();
-  const doc = openApiJson();
+  const doc = openApiJson(registry);
   router.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(doc);
   });

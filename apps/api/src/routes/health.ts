@@ -1,6 +1,5 @@
-import type { Pool } from '@imgkit/db';
+import { type Pool, ping } from '@imgkit/db';
 import { Router } from 'express';
-import { registry, z } from '../schemas/zod.ts';
 
 export function healthRouter(deps: { pool: Pool; isShuttingDown: () => boolean }): Router {
   const router = Router();
@@ -14,7 +13,7 @@ export function healthRouter(deps: { pool: Pool; isShuttingDown: () => boolean }
       return;
     }
     try {
-      await withTimeout(deps.pool.query('SELECT 1'), 1000);
+      await withTimeout(ping(deps.pool), 1000);
       res.json({ status: 'ready', database: 'ok' });
     } catch {
       res.status(503).json({ status: 'unavailable', database: 'unreachable' });
@@ -38,22 +37,3 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     );
   });
 }
-
-const Health = z.object({ status: z.string(), database: z.string().optional() });
-registry.registerPath({
-  method: 'get',
-  path: '/healthz',
-  summary: 'Liveness',
-  responses: {
-    200: { description: 'The process is up', content: { 'application/json': { schema: Health } } },
-  },
-});
-registry.registerPath({
-  method: 'get',
-  path: '/readyz',
-  summary: 'Readiness: the database answers',
-  responses: {
-    200: { description: 'Ready', content: { 'application/json': { schema: Health } } },
-    503: { description: 'Not ready', content: { 'application/json': { schema: Health } } },
-  },
-});

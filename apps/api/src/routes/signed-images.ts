@@ -1,14 +1,15 @@
 import { createReadStream } from 'node:fs';
-import { type Pool, queryOne } from '@imgkit/db';
+import type { Pool } from '@imgkit/db';
 import { isId } from '@imgkit/ids';
-import { type ImageRow, imageQueries } from '@imgkit/images';
+import { getImage, getImageById } from '@imgkit/images';
 import { MediaError, type Rendered, type TransformSpec } from '@imgkit/media';
 import type { BlobStore, DiskCache } from '@imgkit/storage';
-import { EXTENSIONS, renderingId, signPath, type UrlOptions, verifyPath } from '@imgkit/urls';
+import { renderingId, signPath, type UrlOptions, verifyPath } from '@imgkit/urls';
 import { type Request, type Response, Router } from 'express';
 import { principalOf } from '../middleware/auth.ts';
 import { Problem, problems } from '../problem.ts';
-import { bearerAuth, fieldErrors, problemResponses, registry, z } from '../schemas/zod.ts';
+import { UrlsBody } from '../schemas/signed-urls.ts';
+import { fieldErrors } from '../schemas/zod.ts';
 
 export interface SignedImagesDeps {
   pool: Pool;
@@ -30,29 +31,6 @@ interface KnownImage {
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-const UrlRequest = z.strictObject({
-  width: z.number().int().min(1).optional(),
-  height: z.number().int().min(1).optional(),
-  fit: z.enum(['cover', 'inside', 'fill']).optional(),
-  gravity: z
-    .string()
-    .regex(/^[a-z]{1,16}$/)
-    .optional(),
-  quality: z.number().int().min(1).max(100).optional(),
-  format: z.enum(Object.keys(EXTENSIONS) as [string, ...string[]]).default('jpg'),
-  expires_in: z
-    .number()
-    .int()
-    .min(1)
-    .max(10 * 365 * 86400)
-    .optional()
-    .openapi({ description: 'Seconds' }),
-});
-const UrlsBody = registry.register(
-  'SignedUrlRequest',
-  z.strictObject({ urls: z.array(UrlRequest).min(1).max(20) }),
-);
-
 /**
  * GET /i/<signature>/<options>/<image_id>.<ext>: thumbnails on the fly for a
  * CDN or nginx to cache. The signature and expiry are checked before any
@@ -69,7 +47,7 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
   async function lookup(imageId: string): Promise<KnownImage | undefined> {
     const hit = known.get(imageId);
     if (hit && hit.until > Date.now()) return hit;
-    const image = await queryOne<ImageRow>(deps.pool, imageQueries.getById, [imageId]);
+    const image = await getImageById(deps.pool, imageId);
     if (image?.status !== 'completed' || !image.storage_key || !image.checksum) return undefined;
     if (known.size >= 50_000) known.clear();
     const entry = { checksum: image.checksum, storageKey: image.storage_key, until: Date.now() + 30_000 };
@@ -166,9 +144,7 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
   apiRouter.post('/v1/images/:id/urls', async (req: Request, res: Response) => {
     const id = String(req.params.id);
     const { accountId } = principalOf(res);
-    const image = isId('image', id)
-      ? await queryOne<ImageRow>(deps.pool, imageQueries.get, [id, accountId])
-      : undefined;
+    const image = isId('image', id) ? await getImage(deps.pool, id, accountId) : undefined;
     if (!image) throw problems.notFound(`No image ${JSON.stringify(id)}.`);
     const parsed = UrlsBody.safeParse(req.body);
     if (!parsed.success) throw problems.validation(fieldErrors(parsed.error));
@@ -201,40 +177,3 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
 
   return { publicRouter: router, apiRouter };
 }
-
-registry.registerPath({
-  method: 'post',
-  path: '/v1/images/{id}/urls',
-  summary: 'Signed on-the-fly URLs for the given renderings',
-  security: [{ [bearerAuth.name]: [] }],
-  request: {
-    params: z.object({ id: z.string() }),
-    body: { content: { 'application/json': { schema: UrlsBody } } },
-  },
-  responses: {
-    200: {
-      description: 'The URLs (relative to the API base)',
-      content: {
-        'application/json': {
-          schema: z.object({
-            image_id: z.string(),
-            urls: z.array(z.object({ url: z.string(), expires_at: z.number().nullable() })),
-          }),
-        },
-      },
-    },
-    ...problemResponses(400, 401, 404, 429),
-  },
-});
-registry.registerPath({
-  method: 'get',
-  path: '/i/{signature}/{options}/{file}',
-  summary: 'A rendering by signed URL (no API key; cacheable forever)',
-  request: { params: z.object({ signature: z.string(), options: z.string(), file: z.string() }) },
-  responses: {
-    200: { description: 'The image', content: { 'image/*': { schema: z.string() } } },
-    304: { description: 'Not modified' },
-    403: { description: 'Bad signature', content: { 'application/problem+json': { schema: z.object({}) } } },
-    410: { description: 'Expired', content: { 'application/problem+json': { schema: z.object({}) } } },
-  },
-});

@@ -1,4 +1,4 @@
-import { HttpUrl, registry, z } from './zod.ts';
+import { HttpUrl, named, z } from './zod.ts';
 
 export const VARIANT_NAME = z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must be a preset name');
 
@@ -16,7 +16,7 @@ export const ImageOptionsShape = {
   webhook_url: HttpUrl.optional(),
 };
 
-export const CreateImageFromUrl = registry.register(
+export const CreateImageFromUrl = named(
   'CreateImageFromUrl',
   z.strictObject({ url: HttpUrl, ...ImageOptionsShape }),
 );
@@ -30,7 +30,7 @@ export const ImageOptionFields = z.strictObject({
   filename: z.string().max(255).optional(),
 });
 
-export const ImageSchema = registry.register(
+export const ImageSchema = named(
   'Image',
   z
     .object({
@@ -72,7 +72,7 @@ export const ImageSchema = registry.register(
     .openapi({ description: 'An image and everything imgkit knows about it; unknown fields are null.' }),
 );
 
-export const ImageList = registry.register(
+export const ImageList = named(
   'ImageList',
   z.object({ object: z.literal('list'), data: z.array(ImageSchema), has_more: z.boolean() }),
 );

@@ -1,5 +1,5 @@
 import { GRAVITIES, OPERATIONS, OUTPUT_FORMATS } from '@imgkit/media';
-import { HttpUrl, registry, z } from './zod.ts';
+import { HttpUrl, named, z } from './zod.ts';
 
 const POSITIONS = GRAVITIES.filter((g) => g !== 'attention' && g !== 'entropy') as [string, ...string[]];
 
@@ -16,7 +16,7 @@ export const WatermarkSchema = z
     message: 'give exactly one of image_id or text',
   });
 
-export const CreateJob = registry.register(
+export const CreateJob = named(
   'CreateJob',
   z
     .strictObject({
@@ -44,12 +44,12 @@ export const CreateJob = registry.register(
     }),
 );
 
-export const JobAccepted = registry.register(
+export const JobAccepted = named(
   'JobAccepted',
   z.object({ job_id: z.string(), status: z.literal('pending'), message: z.string() }),
 );
 
-export const JobSchema = registry.register(
+export const JobSchema = named(
   'Job',
   z.object({
     id: z.string().openapi({ example: 'job_2ZVt6mQjNqVr8hQpV9k1tq2C0aB' }),

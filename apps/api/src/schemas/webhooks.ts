@@ -1,9 +1,9 @@
 import { EVENT_TYPES } from '@imgkit/webhooks';
-import { HttpUrl, registry, z } from './zod.ts';
+import { HttpUrl, named, z } from './zod.ts';
 
 const EventName = z.enum(EVENT_TYPES.filter((e) => e !== 'ping') as [string, ...string[]]);
 
-export const CreateEndpoint = registry.register(
+export const CreateEndpoint = named(
   'CreateWebhookEndpoint',
   z.strictObject({
     url: HttpUrl,
@@ -13,7 +13,7 @@ export const CreateEndpoint = registry.register(
   }),
 );
 
-export const UpdateEndpoint = registry.register(
+export const UpdateEndpoint = named(
   'UpdateWebhookEndpoint',
   z.strictObject({
     url: HttpUrl.optional(),
@@ -23,7 +23,7 @@ export const UpdateEndpoint = registry.register(
   }),
 );
 
-export const EndpointSchema = registry.register(
+export const EndpointSchema = named(
   'WebhookEndpoint',
   z.object({
     id: z.string().openapi({ example: 'whe_2ZVt6mQjNqVr8hQpV9k1tq2C0aB' }),
@@ -51,7 +51,7 @@ export const AttemptSchema = z.object({
   response_body: z.string().nullable(),
 });
 
-export const MessageSchema = registry.register(
+export const MessageSchema = named(
   'WebhookMessage',
   z.object({
     id: z.string().openapi({ example: 'msg_2ZVt6mQjNqVr8hQpV9k1tq2C0aB' }),

@@ -1,4 +1,4 @@
-import { extendZodWithOpenApi, OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import type { FieldError } from '../problem.ts';
 
@@ -6,16 +6,18 @@ extendZodWithOpenApi(z);
 
 export { z };
 
-/** One registry for the whole API: route files register their paths here, openapi.ts renders it. */
-export const registry = new OpenAPIRegistry();
+/** A schema that OpenAPI shows as a named component (`#/components/schemas/<name>`). */
+export function named<T extends z.ZodType>(name: string, schema: T): T {
+  return schema.openapi(name);
+}
 
-export const bearerAuth = registry.registerComponent('securitySchemes', 'bearerAuth', {
-  type: 'http',
-  scheme: 'bearer',
-  description: 'An API key: `ik_live_…`',
-});
+/** The security scheme every /v1 path uses (registered by openapi.ts). */
+export const bearerAuth = {
+  name: 'bearerAuth',
+  scheme: { type: 'http', scheme: 'bearer', description: 'An API key: `ik_live_…`' },
+} as const;
 
-export const ProblemSchema = registry.register(
+export const ProblemSchema = named(
   'Problem',
   z
     .object({

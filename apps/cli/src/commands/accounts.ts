@@ -8,6 +8,7 @@ import {
 } from '@imgkit/auth';
 import { withTransaction } from '@imgkit/db';
 import { isId } from '@imgkit/ids';
+import { generateWebhookSecret } from '@imgkit/webhooks';
 import { CliError, type Output, withDatabase } from '../output.ts';
 
 export async function runAccounts(
@@ -20,7 +21,7 @@ export async function runAccounts(
     const name = opts.name;
     await withDatabase(async (pool, config) => {
       const { account, key } = await withTransaction(pool, async (tx) => {
-        const account = await createAccount(tx, name);
+        const account = await createAccount(tx, name, generateWebhookSecret());
         const { key } = await createApiKey(tx, config.secretKey, account.id, 'default');
         return { account, key };
       });

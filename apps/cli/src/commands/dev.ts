@@ -5,8 +5,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createAccount, createApiKey } from '@imgkit/auth';
-import { createPool, migrate, withTransaction } from '@imgkit/db';
-import { loadConfigOrExit, resolveDatabase } from '@imgkit/runtime';
+import { createPool, withTransaction } from '@imgkit/db';
+import { loadConfigOrExit, migrateDatabase, resolveDatabase } from '@imgkit/runtime';
+import { generateWebhookSecret } from '@imgkit/webhooks';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const PROCESSES = {
@@ -30,7 +31,7 @@ export async function runDev(): Promise<void> {
   if (config.embeddedDatabase)
     say(`starting embedded PostgreSQL in ${path.join(config.dataDir, 'postgres')}`);
   const db = await resolveDatabase(config);
-  await migrate(db.url);
+  await migrateDatabase(db.url);
   const { account, key } = await ensureDevAccount(db.url, config.dataDir, config.secretKey);
 
   const env = { ...process.env, DATABASE_URL: db.url, DATA_DIR: config.dataDir };
@@ -109,7 +110,7 @@ async function ensureDevAccount(url: string, dataDir: string, secretKey: string)
   const pool = createPool({ connectionString: url, max: 1 });
   try {
     const { accountId, key, prefix } = await withTransaction(pool, async (tx) => {
-      const account = await createAccount(tx, 'Development');
+      const account = await createAccount(tx, 'Development', generateWebhookSecret());
       const created = await createApiKey(tx, secretKey, account.id, 'development');
       return { accountId: account.id, key: created.key, prefix: created.record.display_prefix };
     });

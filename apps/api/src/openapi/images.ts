@@ -1,0 +1,136 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import {
+  CreateImageFromUrl,
+  ImageIdParam,
+  ImageList,
+  ImageOptionFields,
+  ImageSchema,
+  ListImagesQuery,
+  SimilarQuery,
+} from '../schemas/images.ts';
+import { bearerAuth, problemResponses, z } from '../schemas/zod.ts';
+
+const security = [{ [bearerAuth.name]: [] }];
+const idempotencyHeader = z.object({
+  'Idempotency-Key': z
+    .string()
+    .max(255)
+    .optional()
+    .openapi({ description: 'Replays the stored response for 24 h.' }),
+});
+
+export function registerImagePaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/images',
+    summary: 'Create an image from a URL or from its bytes',
+    description:
+      'JSON `{url, …}`; or `multipart/form-data` with the bytes in `file` (other options as fields); or the raw bytes as `image/*` with options as query parameters. Answers at once; the worker does the rest.',
+    security,
+    request: {
+      headers: idempotencyHeader,
+      body: {
+        content: {
+          'application/json': { schema: CreateImageFromUrl },
+          'multipart/form-data': {
+            schema: z
+              .object({ file: z.string().openapi({ format: 'binary' }) })
+              .extend(ImageOptionFields.shape),
+          },
+          'image/*': { schema: z.string().openapi({ format: 'binary' }) },
+        },
+      },
+    },
+    responses: {
+      202: {
+        description: 'Accepted; processing is queued',
+        content: { 'application/json': { schema: ImageSchema } },
+      },
+      ...problemResponses(400, 401, 409, 413, 415, 422, 429),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/images',
+    summary: 'List images, newest first',
+    security,
+    request: { query: ListImagesQuery },
+    responses: {
+      200: { description: 'A page of images', content: { 'application/json': { schema: ImageList } } },
+      ...problemResponses(400, 401, 429),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/images/{id}',
+    summary: 'Get an image',
+    security,
+    request: { params: ImageIdParam },
+    responses: {
+      200: { description: 'The image', content: { 'application/json': { schema: ImageSchema } } },
+      ...problemResponses(401, 404, 429),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/images/{id}/original',
+    summary: 'Download the stored original bytes',
+    security,
+    request: { params: ImageIdParam },
+    responses: {
+      200: {
+        description: 'The original bytes',
+        content: { 'application/octet-stream': { schema: z.string() } },
+      },
+      304: { description: 'Not modified (If-None-Match)' },
+      ...problemResponses(401, 404, 409, 429),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/images/{id}/similar',
+    summary: 'Near-duplicates by pHash (Hamming distance), nearest first',
+    security,
+    request: { params: ImageIdParam, query: SimilarQuery },
+    responses: {
+      200: {
+        description: 'Similar images of the same account',
+        content: {
+          'application/json': {
+            schema: z.object({
+              object: z.literal('list'),
+              data: z.array(z.object({ distance: z.number().int(), image: ImageSchema })),
+              has_more: z.boolean(),
+            }),
+          },
+        },
+      },
+      ...problemResponses(400, 401, 404, 409, 429),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/images/{id}/variants/{name}',
+    summary: 'Download a rendered variant (preset)',
+    security,
+    request: { params: ImageIdParam.extend({ name: z.string().openapi({ example: 'thumbnail' }) }) },
+    responses: {
+      200: { description: 'The variant bytes', content: { 'image/jpeg': { schema: z.string() } } },
+      ...problemResponses(401, 404, 429),
+    },
+  });
+
+  registry.registerPath({
+    method: 'delete',
+    path: '/v1/images/{id}',
+    summary: 'Delete an image, its variants and blobs (idempotent)',
+    security,
+    request: { params: ImageIdParam },
+    responses: { 204: { description: 'Deleted (or already gone)' }, ...problemResponses(401, 404, 429) },
+  });
+}

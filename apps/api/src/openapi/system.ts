@@ -1,0 +1,33 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { z } from '../schemas/zod.ts';
+
+const Health = z.object({ status: z.string(), database: z.string().optional() });
+
+export function registerHealthPaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/healthz',
+    summary: 'Liveness',
+    responses: {
+      200: { description: 'The process is up', content: { 'application/json': { schema: Health } } },
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness: the database answers',
+    responses: {
+      200: { description: 'Ready', content: { 'application/json': { schema: Health } } },
+      503: { description: 'Not ready', content: { 'application/json': { schema: Health } } },
+    },
+  });
+}
+
+export function registerMetricsPath(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics (text exposition format)',
+    responses: { 200: { description: 'Metrics', content: { 'text/plain': { schema: z.string() } } } },
+  });
+}

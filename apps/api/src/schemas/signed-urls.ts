@@ -1,0 +1,26 @@
+import { EXTENSIONS } from '@imgkit/urls';
+import { named, z } from './zod.ts';
+
+const UrlRequest = z.strictObject({
+  width: z.number().int().min(1).optional(),
+  height: z.number().int().min(1).optional(),
+  fit: z.enum(['cover', 'inside', 'fill']).optional(),
+  gravity: z
+    .string()
+    .regex(/^[a-z]{1,16}$/)
+    .optional(),
+  quality: z.number().int().min(1).max(100).optional(),
+  format: z.enum(Object.keys(EXTENSIONS) as [string, ...string[]]).default('jpg'),
+  expires_in: z
+    .number()
+    .int()
+    .min(1)
+    .max(10 * 365 * 86400)
+    .optional()
+    .openapi({ description: 'Seconds' }),
+});
+
+export const UrlsBody = named(
+  'SignedUrlRequest',
+  z.strictObject({ urls: z.array(UrlRequest).min(1).max(20) }),
+);

@@ -1,0 +1,9 @@
+export {
+  type CreateSteps,
+  IdempotencyError,
+  type IdempotencyScope,
+  idempotentCreate,
+  isValidIdempotencyKey,
+  requestHash,
+  type StoredResponse,
+} from './idempotency.ts';

@@ -1,0 +1,278 @@
+import { type Pool, type Queryable, query, queryOne, sql, withTransaction } from '@imgkit/db';
+import { InputError } from '@imgkit/errors';
+import { checkPublicUrl } from '@imgkit/fetch';
+import { type IdempotencyScope, idempotentCreate, type StoredResponse } from '@imgkit/idempotency';
+import { enqueue, insertWithTask, type Notifier } from '@imgkit/queue';
+import type { BlobStore } from '@imgkit/storage';
+import { type EventType, recordEvent } from '@imgkit/webhooks';
+import { variantsPrefix } from './blob-keys.ts';
+import { PROCESS_IMAGE } from './process-image-kind.ts';
+import { hexToHash, type ImageRow, imageJson } from './resource.ts';
+import { COLUMNS, deleteImageRow, getImageById } from './store.ts';
+
+/** What every way of creating an image boils down to. */
+export interface NewImage {
+  id: string;
+  accountId: string;
+  source: 'url' | 'upload';
+  url: string | null;
+  filename: string | null;
+  byteSize: number | null;
+  checksum: string | null;
+  /** Set when the bytes were uploaded and are already stored under this key. */
+  storageKey: string | null;
+  variants: string[];
+  extractMetadata: boolean;
+  webhookUrl: string | null;
+  /** Raw JSON text, kept byte for byte. */
+  passthrough: string | null;
+}
+
+export interface CreateImageDeps {
+  pool: Pool;
+  storage: BlobStore;
+  /** Wakes workers once after a burst of creations (see Notifier). */
+  notifier: Notifier;
+  maxAttempts: number;
+  allowPrivateNetworks: boolean;
+}
+
+const insertSql = sql(
+  'images.insert',
+  `INSERT INTO images (id, account_id, source, url, filename, byte_size, checksum, storage_key,
+                       requested_variants, extract_metadata, webhook_url, passthrough)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+   RETURNING ${COLUMNS}`,
+);
+
+function insertValues(i: NewImage): unknown[] {
+  return [
+    i.id,
+    i.accountId,
+    i.source,
+    i.url,
+    i.filename,
+    i.byteSize,
+    i.checksum,
+    i.storageKey,
+    i.variants,
+    i.extractMetadata,
+    i.webhookUrl,
+    i.passthrough,
+  ];
+}
+
+/**
+ * Creates the image row and its process_image task — nothing is fetched or decoded
+ * here. Without an Idempotency-Key that is one autocommit statement; with one, a
+ * transaction that also stores the response. Uploaded bytes already stored under
+ * `storageKey` are removed when the request is a replay or fails.
+ */
+export async function createImage(
+  deps: CreateImageDeps,
+  image: NewImage,
+  idempotency?: Omit<IdempotencyScope, 'accountId'>,
+): Promise<{ response: StoredResponse; replayed: boolean }> {
+  const discard = async () => {
+    if (image.storageKey) await deps.storage.delete(image.storageKey);
+  };
+  try {
+    for (const [field, url] of [
+      ['url', image.url],
+      ['webhook_url', image.webhookUrl],
+    ] as const) {
+      if (!url) continue;
+      const verdict = await checkPublicUrl(url, { allowPrivateNetworks: deps.allowPrivateNetworks });
+      if (!verdict.ok) throw new InputError(field, verdict.reason);
+    }
+  } catch (err) {
+    await discard().catch(() => undefined);
+    throw err;
+  }
+  const location = `/v1/images/${image.id}`;
+  const answer = (row: ImageRow): StoredResponse => ({
+    status: 202,
+    headers: { Location: location },
+    body: imageJson(row),
+  });
+  const task = { subjectId: image.id, maxAttempts: deps.maxAttempts };
+  return idempotentCreate(deps.pool, idempotency && { ...idempotency, accountId: image.accountId }, {
+    // The common case in one statement: image row and task, then one coalesced NOTIFY.
+    withoutKey: async () =>
+      answer(
+        await insertWithTask<ImageRow, { image_id: string }>(
+          deps.pool,
+          { statement: insertSql, values: insertValues(image) },
+          PROCESS_IMAGE,
+          { image_id: image.id },
+          { ...task, notify: deps.notifier },
+        ),
+      ),
+    inTransaction: async (tx) => {
+      const row = await queryOne<ImageRow>(tx, insertSql, insertValues(image));
+      await enqueue(tx, PROCESS_IMAGE, { image_id: image.id }, task);
+      return answer(row!);
+    },
+    discard,
+  });
+}
+
+/** Deletes the image, cancels its tasks and, after commit, removes its blobs. */
+export async function deleteImage(
+  deps: { pool: Pool; storage: BlobStore },
+  id: string,
+  accountId: string,
+): Promise<void> {
+  const deleted = await withTransaction(deps.pool, (tx) => deleteImageRow(tx, id, accountId));
+  if (!deleted) return;
+  // After commit: a crash here leaves orphan blobs, never a row pointing at nothing.
+  if (deleted.storage_key) await deps.storage.delete(deleted.storage_key);
+  await deps.storage.deletePrefix(variantsPrefix(accountId, id));
+}
+
+// ---- the worker's side -----------------------------------------------------
+
+const markProcessingSql = sql(
+  'images.mark_processing',
+  `UPDATE images SET status = 'processing', attempts = $2, updated_at = now()
+   WHERE id = $1 AND status IN ('pending', 'processing') RETURNING id`,
+);
+
+/**
+ * The image a process_image attempt works on, marked processing; undefined when it
+ * was deleted or has already reached its final state (nothing left to do).
+ */
+export async function startProcessing(
+  db: Queryable,
+  id: string,
+  attempt: number,
+): Promise<ImageRow | undefined> {
+  const image = await getImageById(db, id);
+  if (!image || image.status === 'completed' || image.status === 'failed') return undefined;
+  await query(db, markProcessingSql, [id, attempt]);
+  return image;
+}
+
+// Committed on its own right after the bytes are stored, so a retry never downloads them again.
+const recordOriginalSql = sql(
+  'images.record_original',
+  `UPDATE images SET storage_key = $2, checksum = $3, byte_size = $4, final_url = $5,
+     filename = coalesce(filename, $6), updated_at = now()
+   WHERE id = $1`,
+);
+
+export function recordOriginal(
+  db: Queryable,
+  id: string,
+  o: { storageKey: string; checksum: string; byteSize: number; finalUrl: string; filename: string | null },
+): Promise<unknown> {
+  return query(db, recordOriginalSql, [id, o.storageKey, o.checksum, o.byteSize, o.finalUrl, o.filename]);
+}
+
+/** What extraction learnt about an image (media's Extracted has this shape). */
+export interface ImageFacts {
+  mime: string | null;
+  width: number | null;
+  height: number | null;
+  orientation: number | null;
+  format: object | null;
+  exif: object | null;
+  xmp: object | null;
+  iptc: object | null;
+  gps: object | null;
+  /** 16 hex digits. */
+  phash: string | null;
+  dhash: string | null;
+  palette: unknown[] | null;
+  placeholder: string | null;
+}
+
+const completeSql = sql(
+  'images.complete',
+  `UPDATE images SET status = 'completed', content_type = $2, width = $3, height = $4, orientation = $5,
+     format = $6, exif = $7, xmp = $8, iptc = $9, gps = $10, phash = $11, dhash = $12, palette = $13,
+     placeholder = $14, variants = $15, error_code = NULL, error_message = NULL, completed_at = now(),
+     updated_at = now()
+   WHERE id = $1 RETURNING ${COLUMNS}`,
+);
+
+/** The outbox's delivery budget for image.completed / image.failed messages. */
+export interface Announce {
+  webhookAttempts: number;
+}
+
+/** Inside the caller's transaction: the final facts and the image.completed webhooks (outbox). */
+export async function completeImage(
+  tx: Queryable,
+  id: string,
+  facts: ImageFacts,
+  variants: Record<string, unknown>,
+  o: Announce,
+): Promise<void> {
+  const row = await queryOne<ImageRow>(tx, completeSql, [
+    id,
+    facts.mime,
+    facts.width,
+    facts.height,
+    facts.orientation,
+    facts.format,
+    facts.exif,
+    facts.xmp,
+    facts.iptc,
+    facts.gps,
+    facts.phash === null ? null : hexToHash(facts.phash),
+    facts.dhash === null ? null : hexToHash(facts.dhash),
+    facts.palette === null ? null : JSON.stringify(facts.palette),
+    facts.placeholder,
+    variants,
+  ]);
+  if (row) await announce(tx, row, 'image.completed', o);
+}
+
+const failSql = sql(
+  'images.fail',
+  `UPDATE images SET status = 'failed', error_code = $2, error_message = $3, attempts = $4, updated_at = now()
+   WHERE id = $1 RETURNING ${COLUMNS}`,
+);
+
+/** Inside the transaction that fails the task: the error and the image.failed webhooks. */
+export async function failImage(
+  tx: Queryable,
+  id: string,
+  error: { code: string; message: string },
+  attempts: number,
+  o: Announce,
+): Promise<void> {
+  const row = await queryOne<ImageRow>(tx, failSql, [id, error.code, error.message, attempts]);
+  if (row) await announce(tx, row, 'image.failed', o);
+}
+
+const retryingSql = sql(
+  'images.retrying',
+  `UPDATE images SET status = 'pending', error_code = $2, error_message = $3, attempts = $4, updated_at = now()
+   WHERE id = $1`,
+);
+
+/** Inside the transaction that schedules a retry: back to pending, with the last error. */
+export async function markRetrying(
+  tx: Queryable,
+  id: string,
+  error: { code: string; message: string },
+  attempts: number,
+): Promise<void> {
+  await query(tx, retryingSql, [id, error.code, error.message, attempts]);
+}
+
+async function announce(tx: Queryable, row: ImageRow, type: EventType, o: Announce): Promise<void> {
+  await recordEvent(
+    tx,
+    {
+      accountId: row.account_id,
+      type,
+      dataJson: imageJson(row),
+      imageId: row.id,
+      webhookUrl: row.webhook_url,
+    },
+    o.webhookAttempts,
+  );
+}

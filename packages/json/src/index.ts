@@ -1,0 +1,1 @@
+export { rawJsonMember, withRawMember } from './raw-json.ts';

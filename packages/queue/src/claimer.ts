@@ -1,0 +1,140 @@
+import { type Pool, query, sql } from '@imgkit/db';
+import { errSummary } from './db-retry.ts';
+import type { ClaimedTask, QueueLogger } from './kind.ts';
+
+// SKIP LOCKED lets any number of workers claim side by side without waiting on each other.
+// The statement lives in a function (packages/queue/migrations) so stale statistics cannot
+// turn it into a sort.
+const claim = sql(
+  'tasks.claim',
+  `SELECT id, kind, payload, priority, run_at, attempts, max_attempts, subject_id, created_at, last_error
+   FROM imgkit_claim_tasks($1, $2, $3::text[], $4::float8)`,
+);
+// The next scheduled task of the highest pending priority (priorities are rare; the poll covers the rest).
+const nextRunAt = sql(
+  'tasks.next_run_at',
+  `SELECT run_at FROM tasks
+   WHERE status = 'pending' AND run_at > now() AND kind = ANY($1::text[])
+   ORDER BY priority DESC, run_at, id LIMIT 1`,
+);
+
+export interface ClaimerOptions {
+  pool: Pool;
+  workerId: string;
+  kinds: string[];
+  leaseMs: number;
+  concurrency: number;
+  /** Tasks running right now. */
+  running: () => number;
+  /** Called with each claimed task; the task then occupies a slot. */
+  start: (task: ClaimedTask) => void;
+  log: QueueLogger;
+}
+
+/**
+ * When to claim and how much. Claims as many tasks as there are free slots and claims
+ * again at once while claims come back full; sleeps until the earliest scheduled task
+ * instead of polling for it. Wake-ups (notifications, polls, freed slots) are counted,
+ * so a claim that comes back short cannot swallow one that arrived meanwhile.
+ */
+export class Claimer {
+  private stopped = false;
+  private claiming = false;
+  private requested = false;
+  /** Set when there is probably more ready work than we have claimed. */
+  private moreWork = true;
+  private wakeSeq = 0;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt = Number.POSITIVE_INFINITY;
+
+  private readonly o: ClaimerOptions;
+
+  constructor(options: ClaimerOptions) {
+    this.o = options;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+  }
+
+  /** There may be new ready work (a notification, a poll, reclaimed leases): claim. */
+  wake(): void {
+    this.moreWork = true;
+    this.wakeSeq++;
+    this.request();
+  }
+
+  /** A notification for a task that becomes ready at `atMs`. */
+  wakeAtOrNow(atMs: number): void {
+    if (atMs <= Date.now() + 5) {
+      this.wake();
+      return;
+    }
+    if (atMs >= this.wakeAt || this.stopped) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeAt = atMs;
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeAt = Number.POSITIVE_INFINITY;
+        this.wake();
+      },
+      Math.min(atMs - Date.now(), 2 ** 31 - 1),
+    );
+  }
+
+  /** A slot was freed: claim if there is (probably) work. */
+  request(): void {
+    if (this.stopped) return;
+    this.requested = true;
+    if (this.claiming) return;
+    this.claiming = true;
+    // An idle worker claims at once (latency); a busy one defers a tick so that several
+    // slots freed at once are filled by one claim (throughput).
+    if (this.o.running() === 0) void this.loop();
+    else setImmediate(() => void this.loop());
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.requested && !this.stopped) {
+        this.requested = false;
+        const free = this.o.concurrency - this.o.running();
+        if (free <= 0 || !this.moreWork) break;
+        const seq = this.wakeSeq;
+        let tasks: ClaimedTask[];
+        try {
+          tasks = await query<ClaimedTask>(this.o.pool, claim, [
+            this.o.workerId,
+            free,
+            this.o.kinds,
+            this.o.leaseMs,
+          ]);
+        } catch (err) {
+          this.o.log.warn({ err: errSummary(err) }, 'claim failed; retrying at the next poll');
+          break;
+        }
+        for (const task of tasks) this.o.start(task);
+        if (tasks.length === free) {
+          this.requested = true;
+        } else {
+          if (this.wakeSeq === seq) this.moreWork = false;
+          await this.scheduleNextWake();
+        }
+      }
+    } finally {
+      this.claiming = false;
+      if (this.requested && !this.stopped) this.request();
+    }
+  }
+
+  /** Sleeps until the earliest scheduled task instead of polling for it. */
+  private async scheduleNextWake(): Promise<void> {
+    try {
+      const [row] = await query<{ run_at: Date | null }>(this.o.pool, nextRunAt, [this.o.kinds]);
+      if (row?.run_at) this.wakeAtOrNow(row.run_at.getTime());
+    } catch {
+      // the poll covers it
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const CONNECTION_ERROR_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+  'ECONNREFUSED',
+  'ECONNRESET',
+]);
+
+/** True for errors that say "the database is not reachable right now", not "the query is wrong". */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e?.code && CONNECTION_ERROR_CODES.has(e.code)) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+    e?.message ?? '',
+  );
+}
+
+/** Retries a database write across a dropped connection or a server restart, for up to `forMs`. */
+export async function withDbRetry<T>(forMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + forMs;
+  let delay = 100;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isConnectionError(err) || Date.now() + delay > deadline) throw err;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+}
+
+export function errSummary(err: unknown): { message: string; code?: string } | undefined {
+  if (err === undefined) return undefined;
+  const e = err as { message?: string; code?: string };
+  return { message: e?.message ?? String(err), code: e?.code };
+}

@@ -1,0 +1,133 @@
+import { type Pool, type Queryable, query, sql, withTransaction } from '@imgkit/db';
+import { errSummary, withDbRetry } from './db-retry.ts';
+import type { ErrorRecord } from './errors.ts';
+import type { ClaimedTask, QueueLogger, TaskKindDefinition } from './kind.ts';
+
+// Completion and failure are fenced on (locked_by, attempts): a worker whose lease
+// expired and was re-claimed cannot overwrite the new holder's outcome.
+const completeBatchSql = sql(
+  'tasks.complete_batch',
+  `UPDATE tasks t
+   SET status = 'completed', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
+   FROM unnest($2::text[], $3::int[]) AS c(id, attempts)
+   WHERE t.id = c.id AND t.attempts = c.attempts AND t.locked_by = $1 AND t.status = 'running'
+   RETURNING t.id`,
+);
+const completeSql = sql(
+  'tasks.complete',
+  `UPDATE tasks
+   SET status = 'completed', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
+   WHERE id = $1 AND attempts = $2 AND locked_by = $3 AND status = 'running'
+   RETURNING id`,
+);
+const retrySql = sql(
+  'tasks.retry',
+  `UPDATE tasks
+   SET status = 'pending', run_at = now() + make_interval(secs => $4::float8 / 1000), last_error = $5,
+       updated_at = now(), locked_by = NULL, locked_until = NULL
+   WHERE id = $1 AND attempts = $2 AND locked_by = $3 AND status = 'running'
+   RETURNING id, run_at`,
+);
+const failSql = sql(
+  'tasks.fail',
+  `UPDATE tasks
+   SET status = 'failed', last_error = $4, finished_at = now(), updated_at = now(),
+       locked_by = NULL, locked_until = NULL
+   WHERE id = $1 AND attempts = $2 AND locked_by = $3 AND status = 'running'
+   RETURNING id`,
+);
+
+/**
+ * Writes what became of a task: completed (batched, or inside the handler's own
+ * transaction), retried later, or failed for good, each with its kind's hook in the
+ * same transaction. Writes survive a dropped connection for about a lease.
+ */
+export class Outcomes {
+  private pending: { task: ClaimedTask; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private flushing: Promise<void> | undefined;
+
+  private readonly pool: Pool;
+  private readonly workerId: string;
+  private readonly leaseMs: number;
+
+  constructor(pool: Pool, workerId: string, leaseMs: number) {
+    this.pool = pool;
+    this.workerId = workerId;
+    this.leaseMs = leaseMs;
+  }
+
+  /** Inside the handler's transaction; false when this worker no longer holds the task. */
+  async completeWithin(tx: Queryable, task: ClaimedTask): Promise<boolean> {
+    const rows = await query(tx, completeSql, [task.id, task.attempts, this.workerId]);
+    return rows.length > 0;
+  }
+
+  /** Completions that finish in the same tick are written by one UPDATE. */
+  completeBatched(task: ClaimedTask): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ task, resolve, reject });
+      if (!this.flushing)
+        this.flushing = new Promise<void>((r) => setImmediate(r)).then(() => this.flushLoop());
+    });
+  }
+
+  async flushed(): Promise<void> {
+    await this.flushing;
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await withDbRetry(this.leaseMs, () =>
+          query(this.pool, completeBatchSql, [
+            this.workerId,
+            batch.map((c) => c.task.id),
+            batch.map((c) => c.task.attempts),
+          ]),
+        );
+        for (const c of batch) c.resolve();
+      } catch (err) {
+        // The leases will expire and the tasks run again: at-least-once, never lost.
+        for (const c of batch) c.reject(err);
+      }
+    }
+    this.flushing = undefined;
+  }
+
+  async retry(
+    def: TaskKindDefinition,
+    task: ClaimedTask,
+    error: ErrorRecord,
+    delayMs: number,
+    log: QueueLogger,
+  ): Promise<void> {
+    await withDbRetry(this.leaseMs, () =>
+      withTransaction(this.pool, async (tx) => {
+        const [row] = await query<{ run_at: Date }>(tx, retrySql, [
+          task.id,
+          task.attempts,
+          this.workerId,
+          delayMs,
+          error,
+        ]);
+        if (row && def.onRetry) await def.onRetry(tx, task, error, row.run_at);
+      }),
+    ).catch((e) => log.error({ err: errSummary(e) }, 'could not record retry; the lease will expire'));
+  }
+
+  async fail(
+    def: TaskKindDefinition,
+    task: ClaimedTask,
+    error: ErrorRecord,
+    log: QueueLogger,
+  ): Promise<void> {
+    await withDbRetry(this.leaseMs, () =>
+      withTransaction(this.pool, async (tx) => {
+        const rows = await query(tx, failSql, [task.id, task.attempts, this.workerId, error]);
+        if (rows.length > 0 && def.onFinalFailure) await def.onFinalFailure(tx, task, error);
+      }),
+    ).catch((e) => log.error({ err: errSummary(e) }, 'could not record failure; the lease will expire'));
+  }
+}

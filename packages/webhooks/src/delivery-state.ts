@@ -1,0 +1,76 @@
+import { type Queryable, query, queryOne, sql } from '@imgkit/db';
+
+/** What a delivery attempt changes about its message and its endpoint. */
+
+const markDeliveredSql = sql(
+  'webhooks.mark_delivered',
+  `UPDATE webhook_messages SET status = 'delivered', attempts = $2, delivered_at = now(), last_error = NULL,
+     next_attempt_at = NULL, updated_at = now()
+   WHERE id = $1`,
+);
+const endpointSucceededSql = sql(
+  'webhooks.endpoint_succeeded',
+  'UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL',
+);
+
+/** Delivered; the endpoint (if any) is healthy again. */
+export async function markDelivered(
+  tx: Queryable,
+  messageId: string,
+  attempts: number,
+  endpointId: string | null,
+): Promise<void> {
+  await query(tx, markDeliveredSql, [messageId, attempts]);
+  if (endpointId) await query(tx, endpointSucceededSql, [endpointId]);
+}
+
+const markRetryingSql = sql(
+  'webhooks.mark_retrying',
+  `UPDATE webhook_messages SET status = 'pending', attempts = $2, last_error = $3, next_attempt_at = $4,
+     updated_at = now()
+   WHERE id = $1`,
+);
+
+export async function markMessageRetrying(
+  tx: Queryable,
+  messageId: string,
+  o: { attempts: number; lastError: string; nextAttemptAt: Date },
+): Promise<void> {
+  await query(tx, markRetryingSql, [messageId, o.attempts, o.lastError, o.nextAttemptAt]);
+}
+
+const markFailedSql = sql(
+  'webhooks.mark_failed',
+  `UPDATE webhook_messages SET status = 'failed', attempts = $2, last_error = $3, next_attempt_at = NULL,
+     updated_at = now()
+   WHERE id = $1`,
+);
+
+export async function markMessageFailed(
+  tx: Queryable,
+  messageId: string,
+  o: { attempts: number; lastError: string },
+): Promise<void> {
+  await query(tx, markFailedSql, [messageId, o.attempts, o.lastError]);
+}
+
+const endpointFailedSql = sql(
+  'webhooks.endpoint_failed',
+  `UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now())
+   WHERE id = $1 RETURNING failing_since < now() - make_interval(secs => $2::float8 / 1000) AS too_long`,
+);
+
+/** Records a failed attempt against the endpoint; true when it has been failing for longer than `forMs`. */
+export async function endpointFailing(db: Queryable, endpointId: string, forMs: number): Promise<boolean> {
+  const row = await queryOne<{ too_long: boolean }>(db, endpointFailedSql, [endpointId, forMs]);
+  return row?.too_long ?? false;
+}
+
+const disableEndpointSql = sql(
+  'webhooks.disable_endpoint',
+  `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`,
+);
+
+export async function disableEndpoint(db: Queryable, endpointId: string, reason: string): Promise<void> {
+  await query(db, disableEndpointSql, [endpointId, reason]);
+}
