@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { embeddedUrl, startEmbeddedPostgres } from '@imgkit/db';
+import { embeddedUrl, freePort, startEmbeddedPostgres } from '@imgkit/db';
+
+export { freePort };
+
 import { migrateDatabase } from '@imgkit/runtime';
 import pg from 'pg';
 
@@ -28,17 +30,6 @@ export async function benchDatabase(adminUrl: string, migrated = true): Promise<
   url.pathname = `/${name}`;
   if (migrated) await migrateDatabase(url.toString());
   return url.toString();
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 /** CPU time (ms) used so far by every process whose name is `postgres` (the server and its backends). */

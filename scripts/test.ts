@@ -5,10 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { embeddedUrl, startEmbeddedPostgres } from '@imgkit/db';
+import { embeddedUrl, freePort, startEmbeddedPostgres } from '@imgkit/db';
 import { migrateDatabase } from '@imgkit/runtime';
 import pg from 'pg';
 
@@ -16,17 +15,6 @@ const TEMPLATE = 'imgkit_test_template';
 const patterns = process.argv.slice(2).length
   ? process.argv.slice(2)
   : ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 async function prepareTemplate(adminUrl: string): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl });

@@ -1,4 +1,5 @@
 export { type EmbeddedServer, embeddedUrl, startEmbeddedPostgres } from './embedded.ts';
+export { freePort } from './free-port.ts';
 export { type MigrationSet, migrate } from './migrate.ts';
 export {
   createPool,

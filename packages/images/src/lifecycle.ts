@@ -2,13 +2,19 @@ import { type Pool, type Queryable, query, queryOne, sql, withTransaction } from
 import { InputError } from '@imgkit/errors';
 import { checkPublicUrl } from '@imgkit/fetch';
 import { type IdempotencyScope, idempotentCreate, type StoredResponse } from '@imgkit/idempotency';
+import {
+  type ErrorInfo,
+  markFailed,
+  markRetrying as markItemRetrying,
+  startAttempt,
+} from '@imgkit/lifecycle';
 import { enqueue, insertWithTask, type Notifier } from '@imgkit/queue';
 import type { BlobStore } from '@imgkit/storage';
 import { type EventType, recordEvent } from '@imgkit/webhooks';
 import { variantsPrefix } from './blob-keys.ts';
 import { PROCESS_IMAGE } from './process-image-kind.ts';
 import { hexToHash, type ImageRow, imageJson } from './resource.ts';
-import { COLUMNS, deleteImageRow, getImageById } from './store.ts';
+import { COLUMNS, deleteImageRow, IMAGE_TRANSITIONS } from './store.ts';
 
 /** What every way of creating an image boils down to. */
 export interface NewImage {
@@ -132,25 +138,12 @@ export async function deleteImage(
 
 // ---- the worker's side -----------------------------------------------------
 
-const markProcessingSql = sql(
-  'images.mark_processing',
-  `UPDATE images SET status = 'processing', attempts = $2, updated_at = now()
-   WHERE id = $1 AND status IN ('pending', 'processing') RETURNING id`,
-);
-
 /**
  * The image a process_image attempt works on, marked processing; undefined when it
  * was deleted or has already reached its final state (nothing left to do).
  */
-export async function startProcessing(
-  db: Queryable,
-  id: string,
-  attempt: number,
-): Promise<ImageRow | undefined> {
-  const image = await getImageById(db, id);
-  if (!image || image.status === 'completed' || image.status === 'failed') return undefined;
-  await query(db, markProcessingSql, [id, attempt]);
-  return image;
+export function startProcessing(db: Queryable, id: string, attempt: number): Promise<ImageRow | undefined> {
+  return startAttempt<ImageRow>(db, IMAGE_TRANSITIONS, id, attempt);
 }
 
 // Committed on its own right after the bytes are stored, so a retry never downloads them again.
@@ -229,38 +222,21 @@ export async function completeImage(
   if (row) await announce(tx, row, 'image.completed', o);
 }
 
-const failSql = sql(
-  'images.fail',
-  `UPDATE images SET status = 'failed', error_code = $2, error_message = $3, attempts = $4, updated_at = now()
-   WHERE id = $1 RETURNING ${COLUMNS}`,
-);
-
 /** Inside the transaction that fails the task: the error and the image.failed webhooks. */
 export async function failImage(
   tx: Queryable,
   id: string,
-  error: { code: string; message: string },
+  error: ErrorInfo,
   attempts: number,
   o: Announce,
 ): Promise<void> {
-  const row = await queryOne<ImageRow>(tx, failSql, [id, error.code, error.message, attempts]);
+  const row = await markFailed<ImageRow>(tx, IMAGE_TRANSITIONS, id, error, attempts);
   if (row) await announce(tx, row, 'image.failed', o);
 }
 
-const retryingSql = sql(
-  'images.retrying',
-  `UPDATE images SET status = 'pending', error_code = $2, error_message = $3, attempts = $4, updated_at = now()
-   WHERE id = $1`,
-);
-
 /** Inside the transaction that schedules a retry: back to pending, with the last error. */
-export async function markRetrying(
-  tx: Queryable,
-  id: string,
-  error: { code: string; message: string },
-  attempts: number,
-): Promise<void> {
-  await query(tx, retryingSql, [id, error.code, error.message, attempts]);
+export function markRetrying(tx: Queryable, id: string, error: ErrorInfo, attempts: number): Promise<void> {
+  return markItemRetrying(tx, IMAGE_TRANSITIONS, id, error, attempts);
 }
 
 async function announce(tx: Queryable, row: ImageRow, type: EventType, o: Announce): Promise<void> {

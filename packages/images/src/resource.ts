@@ -1,10 +1,8 @@
 import { withRawMember } from '@imgkit/json';
+import type { WorkItemRow } from '@imgkit/lifecycle';
 
 /** An `images` row as pg returns it. */
-export interface ImageRow {
-  id: string;
-  account_id: string;
-  status: 'pending' | 'processing' | 'completed' | 'failed';
+export interface ImageRow extends WorkItemRow {
   source: 'url' | 'upload';
   url: string | null;
   final_url: string | null;
@@ -28,14 +26,6 @@ export interface ImageRow {
   variants: Record<string, unknown>;
   requested_variants: string[];
   extract_metadata: boolean;
-  webhook_url: string | null;
-  passthrough: string | null;
-  error_code: string | null;
-  error_message: string | null;
-  attempts: number;
-  created_at: Date;
-  updated_at: Date;
-  completed_at: Date | null;
 }
 
 /** 64-bit hashes are stored as signed bigint (for bit_count(a # b)); clients see 16 hex chars. */

@@ -1,4 +1,5 @@
 import { type Queryable, query, queryOne, sql } from '@imgkit/db';
+import { transitions } from '@imgkit/lifecycle';
 import { cancelTasksForSubject } from '@imgkit/queue';
 import type { ImageRow } from './resource.ts';
 
@@ -9,7 +10,8 @@ export const COLUMNS = `id, account_id, status, source, url, final_url, filename
   created_at, updated_at, completed_at`;
 
 const getSql = sql('images.get', `SELECT ${COLUMNS} FROM images WHERE id = $1 AND account_id = $2`);
-const getByIdSql = sql('images.get_by_id', `SELECT ${COLUMNS} FROM images WHERE id = $1`);
+/** The shared work-item transitions (pending → processing → completed | failed) on this table. */
+export const IMAGE_TRANSITIONS = transitions('images', COLUMNS);
 
 /** An account's image (undefined when it does not exist or belongs to another account). */
 export function getImage(db: Queryable, id: string, accountId: string): Promise<ImageRow | undefined> {
@@ -18,7 +20,7 @@ export function getImage(db: Queryable, id: string, accountId: string): Promise<
 
 /** Any account's image: for the worker and for signed URLs, which carry no account. */
 export function getImageById(db: Queryable, id: string): Promise<ImageRow | undefined> {
-  return queryOne<ImageRow>(db, getByIdSql, [id]);
+  return queryOne<ImageRow>(db, IMAGE_TRANSITIONS.get, [id]);
 }
 
 // Newest first. $2 is the cursor (an id), $3/$4 optional filters, $5 = limit + 1 to learn has_more.

@@ -3,6 +3,7 @@ import { ConflictError, InputError, TooLargeError } from '@imgkit/errors';
 import { checkPublicUrl } from '@imgkit/fetch';
 import { type IdempotencyScope, idempotentCreate, type StoredResponse } from '@imgkit/idempotency';
 import { getImage } from '@imgkit/images';
+import { type ErrorInfo, markFailed, markRetrying, startAttempt, transitions } from '@imgkit/lifecycle';
 import { enqueue } from '@imgkit/queue';
 import type { BlobStore } from '@imgkit/storage';
 import { type EventType, recordEvent } from '@imgkit/webhooks';
@@ -139,7 +140,7 @@ async function storeInline(deps: CreateJobDeps, data: string, job: NewJob): Prom
 // ---- reads -------------------------------------------------------------------
 
 const getSql = sql('jobs.get', 'SELECT * FROM jobs WHERE id = $1 AND account_id = $2');
-const getByIdSql = sql('jobs.get_by_id', 'SELECT * FROM jobs WHERE id = $1');
+const JOB_TRANSITIONS = transitions('jobs', '*');
 
 export function getJob(db: Queryable, id: string, accountId: string): Promise<JobRow | undefined> {
   return queryOne<JobRow>(db, getSql, [id, accountId]);
@@ -147,17 +148,9 @@ export function getJob(db: Queryable, id: string, accountId: string): Promise<Jo
 
 // ---- the worker's side -------------------------------------------------------
 
-const markProcessingSql = sql(
-  'jobs.mark_processing',
-  `UPDATE jobs SET status = 'processing', attempts = $2, updated_at = now() WHERE id = $1`,
-);
-
 /** The job a render_job attempt works on, marked processing; undefined when there is nothing to do. */
-export async function startJob(db: Queryable, id: string, attempt: number): Promise<JobRow | undefined> {
-  const job = await queryOne<JobRow>(db, getByIdSql, [id]);
-  if (!job || job.status === 'completed' || job.status === 'failed') return undefined;
-  await query(db, markProcessingSql, [id, attempt]);
-  return job;
+export function startJob(db: Queryable, id: string, attempt: number): Promise<JobRow | undefined> {
+  return startAttempt<JobRow>(db, JOB_TRANSITIONS, id, attempt);
 }
 
 const recordInputSql = sql('jobs.record_input', 'UPDATE jobs SET input_storage_key = $2 WHERE id = $1');
@@ -203,36 +196,24 @@ export async function completeJob(
   if (row) await announce(tx, row, 'job.completed', o.webhookAttempts);
 }
 
-const failSql = sql(
-  'jobs.fail',
-  `UPDATE jobs SET status = 'failed', error_code = $2, error_message = $3, attempts = $4, updated_at = now()
-   WHERE id = $1 RETURNING *`,
-);
-
 export async function failJob(
   tx: Queryable,
   id: string,
-  error: { code: string; message: string },
+  error: ErrorInfo,
   attempts: number,
   o: { webhookAttempts: number },
 ): Promise<void> {
-  const row = await queryOne<JobRow>(tx, failSql, [id, error.code, error.message, attempts]);
+  const row = await markFailed<JobRow>(tx, JOB_TRANSITIONS, id, error, attempts);
   if (row) await announce(tx, row, 'job.failed', o.webhookAttempts);
 }
 
-const retryingSql = sql(
-  'jobs.retrying',
-  `UPDATE jobs SET status = 'pending', error_code = $2, error_message = $3, attempts = $4, updated_at = now()
-   WHERE id = $1`,
-);
-
-export async function markJobRetrying(
+export function markJobRetrying(
   tx: Queryable,
   id: string,
-  error: { code: string; message: string },
+  error: ErrorInfo,
   attempts: number,
 ): Promise<void> {
-  await query(tx, retryingSql, [id, error.code, error.message, attempts]);
+  return markRetrying(tx, JOB_TRANSITIONS, id, error, attempts);
 }
 
 async function announce(tx: Queryable, job: JobRow, type: EventType, webhookAttempts: number): Promise<void> {

@@ -1,10 +1,8 @@
 import { withRawMember } from '@imgkit/json';
+import type { WorkItemRow } from '@imgkit/lifecycle';
 
 /** A `jobs` row as pg returns it. */
-export interface JobRow {
-  id: string;
-  account_id: string;
-  status: 'pending' | 'processing' | 'completed' | 'failed';
+export interface JobRow extends WorkItemRow {
   operation: string;
   params: Record<string, unknown>;
   input_image_id: string | null;
@@ -16,14 +14,6 @@ export interface JobRow {
   output_height: number | null;
   output_byte_size: string | null;
   output_checksum: string | null;
-  webhook_url: string | null;
-  passthrough: string | null;
-  error_code: string | null;
-  error_message: string | null;
-  attempts: number;
-  created_at: Date;
-  updated_at: Date;
-  completed_at: Date | null;
 }
 
 export function jobOutputKey(accountId: string, jobId: string): string {

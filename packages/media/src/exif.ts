@@ -124,7 +124,7 @@ const TABLES: Record<string, Record<number, string>> = {
 };
 
 /** exifr names a few tags differently from exiftool. */
-const RENAME: Record<string, string> = {
+export const RENAME: Record<string, string> = {
   ExposureBiasValue: 'ExposureCompensation',
   ISOSpeedRatings: 'ISO',
   DateTimeDigitized: 'CreateDate',
@@ -149,7 +149,7 @@ function jsonValue(s: string): string | number {
   return /^-?(\d|[1-9]\d{1,14})(\.\d{1,16})?(e[-+]?\d{1,3})?$/i.test(s) ? Number(s) : s;
 }
 
-function asNumber(v: unknown): number | undefined {
+export function asNumber(v: unknown): number | undefined {
   if (typeof v === 'number') return v;
   if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'number') return v[0];
   return undefined;
@@ -296,70 +296,4 @@ export function toExiftoolRecord(
     }
   }
   return out;
-}
-
-export interface Gps {
-  latitude: number;
-  longitude: number;
-  altitude: number | null;
-}
-
-function dmsToDecimal(value: unknown): number | undefined {
-  if (typeof value === 'number') return value;
-  if (!Array.isArray(value) || value.length === 0) return undefined;
-  const [d = 0, m = 0, s = 0] = value as number[];
-  const decimal = d + m / 60 + s / 3600;
-  return Number.isFinite(decimal) ? decimal : undefined;
-}
-
-/** GPS IFD → signed decimal degrees and metres (below sea level is negative). */
-export function toGps(gps: Raw | undefined): Gps | null {
-  if (!gps) return null;
-  const lat = dmsToDecimal(gps.GPSLatitude);
-  const lon = dmsToDecimal(gps.GPSLongitude);
-  if (lat === undefined || lon === undefined) return null;
-  const latitude = String(gps.GPSLatitudeRef ?? 'N')
-    .toUpperCase()
-    .startsWith('S')
-    ? -lat
-    : lat;
-  const longitude = String(gps.GPSLongitudeRef ?? 'E')
-    .toUpperCase()
-    .startsWith('W')
-    ? -lon
-    : lon;
-  const altitudeRaw = asNumber(gps.GPSAltitude);
-  const refRaw = gps.GPSAltitudeRef;
-  const below = refRaw instanceof Uint8Array ? refRaw[0] === 1 : asNumber(refRaw) === 1;
-  const altitude =
-    altitudeRaw === undefined || !Number.isFinite(altitudeRaw) ? null : below ? -altitudeRaw : altitudeRaw;
-  if (Math.abs(latitude) > 90 || Math.abs(longitude) > 180) return null;
-  return {
-    latitude: round(latitude, 8),
-    longitude: round(longitude, 8),
-    altitude: altitude === null ? null : round(altitude, 3),
-  };
-}
-
-function round(n: number, digits: number): number {
-  return Number(n.toFixed(digits));
-}
-
-/** XMP and IPTC as JSON-safe objects: binary values described, structure kept. */
-export function jsonSafe(value: unknown, depth = 0): unknown {
-  if (depth > 12) return undefined;
-  if (value instanceof Uint8Array) return `(Binary data ${value.length} bytes)`;
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();
-  if (Array.isArray(value)) return value.slice(0, 1000).map((v) => jsonSafe(v, depth + 1));
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      const safe = jsonSafe(v, depth + 1);
-      if (safe !== undefined) out[RENAME[k] ?? k] = safe;
-    }
-    return out;
-  }
-  if (typeof value === 'string') return value.replace(/\0/g, '');
-  if (typeof value === 'number' && !Number.isFinite(value)) return undefined;
-  return value;
 }

@@ -1,12 +1,14 @@
 import exifr from 'exifr';
 import sharp, { type Metadata } from 'sharp';
-import { encodeBlurhash } from './blurhash.ts';
 import { MediaError } from './errors.ts';
-import { type ExifRecord, type Gps, jsonSafe, toExiftoolRecord, toGps } from './exif.ts';
+import { type ExifRecord, toExiftoolRecord } from './exif.ts';
+import { type Gps, toGps } from './gps.ts';
 import { dhash, phash, toPillowGrey } from './hashes.ts';
 import { iccDescription } from './icc.ts';
+import { jsonSafe } from './json-safe.ts';
 import { type MediaLimits, timeoutSeconds } from './limits.ts';
 import { dominantColors, type PaletteEntry } from './palette.ts';
+import { blurhashOf } from './placeholder.ts';
 import { type ImageFormat, sniff } from './sniff.ts';
 
 /** Extraction needs every limit but the output side. */
@@ -186,7 +188,7 @@ async function pixelFeatures(px: Decoded) {
     phash: phash(grey, px.width, px.height),
     dhash: dhash(grey, px.width, px.height),
     palette: dominantColors(small.data, small.info.channels),
-    placeholder: encodeBlurhash(small.data, small.info.width, small.info.height, small.info.channels),
+    placeholder: blurhashOf(small.data, small.info.width, small.info.height, small.info.channels),
   };
 }
 

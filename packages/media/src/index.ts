@@ -1,12 +1,14 @@
-export { encodeBlurhash } from './blurhash.ts';
 export { MediaError, type MediaErrorCode } from './errors.ts';
-export { type ExifRecord, type Gps, printExposureTime, printFraction } from './exif.ts';
+export { type ExifRecord, printExposureTime, printFraction, toExiftoolRecord } from './exif.ts';
 export { type Extracted, type ExtractLimits, extractImage, type FormatDetails } from './extract.ts';
+export { type Gps, toGps } from './gps.ts';
 export { dhash, hammingDistance, phash, pillowLanczosResize, toPillowGrey } from './hashes.ts';
 export { iccDescription } from './icc.ts';
+export { jsonSafe } from './json-safe.ts';
 export { type MediaLimits, timeoutSeconds } from './limits.ts';
 export { findOgImage } from './og-image.ts';
 export { dominantColors, type PaletteEntry } from './palette.ts';
+export { blurhashOf } from './placeholder.ts';
 export { type ImageFormat, MIME, type SniffedFormat, sniff } from './sniff.ts';
 export {
   GRAVITIES,

@@ -13,7 +13,7 @@ import {
   sendSigned,
 } from '@imgkit/webhooks';
 import type { TaskSettings } from '../settings.ts';
-import type { TaskDeps } from './index.ts';
+import type { TaskDeps } from './deps.ts';
 import { attemptsOf } from './media-task.ts';
 
 /**

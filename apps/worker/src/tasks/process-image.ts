@@ -13,7 +13,7 @@ import {
 import { extractImage, transformImage } from '@imgkit/media';
 import { type ClaimedTask, permanentError, type TaskKindDefinition } from '@imgkit/queue';
 import type { TaskSettings } from '../settings.ts';
-import { type TaskDeps, timed } from './index.ts';
+import { type TaskDeps, timed } from './deps.ts';
 import { attemptsOf, downloadAndStore, mediaTask } from './media-task.ts';
 
 /**

@@ -16,7 +16,7 @@ import {
 import { type TransformSpec, transformImage } from '@imgkit/media';
 import { type ClaimedTask, permanentError, type TaskKindDefinition } from '@imgkit/queue';
 import type { TaskSettings } from '../settings.ts';
-import type { TaskDeps } from './index.ts';
+import type { TaskDeps } from './deps.ts';
 import { attemptsOf, downloadAndStore, mediaTask } from './media-task.ts';
 
 /** render_job: one transformation of one input, announced with job.completed / job.failed. */

@@ -18,7 +18,7 @@ import { principalOf } from '../../middleware/auth.ts';
 import { problems } from '../../problem.ts';
 import { CreateEndpoint, ListEndpointsQuery, UpdateEndpoint } from '../../schemas/webhooks.ts';
 import { fieldErrors } from '../../schemas/zod.ts';
-import type { WebhooksRouteDeps } from './index.ts';
+import type { WebhooksRouteDeps } from './deps.ts';
 
 /** /v1/webhook-endpoints: create, list, read, change, delete, rotate the secret, ping. */
 export function endpointRoutes(deps: WebhooksRouteDeps): Router {

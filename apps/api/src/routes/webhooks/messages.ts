@@ -5,7 +5,7 @@ import { principalOf } from '../../middleware/auth.ts';
 import { problems } from '../../problem.ts';
 import { ListMessagesQuery } from '../../schemas/webhooks.ts';
 import { fieldErrors } from '../../schemas/zod.ts';
-import type { WebhooksRouteDeps } from './index.ts';
+import type { WebhooksRouteDeps } from './deps.ts';
 
 /** The delivery log (with replay) and the account's default signing secret. */
 export function messageRoutes(deps: WebhooksRouteDeps): Router {

@@ -1,0 +1,8 @@
+import type { Pool } from '@imgkit/db';
+
+export interface WebhooksRouteDeps {
+  pool: Pool;
+  allowPrivateNetworks: boolean;
+  secretRotationMs: number;
+  deliveryMaxAttempts: number;
+}
