@@ -4,7 +4,7 @@
  * A migrated template database is made once; each test file clones its own.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { embeddedUrl, freePort, startEmbeddedPostgres } from '@imgkit/db';
@@ -57,6 +57,7 @@ if (!adminUrl) {
   process.stdout.write('# using TEST_DATABASE_URL\n');
 }
 
+const tapFile = path.join(await mkdtemp(path.join(tmpdir(), 'imgkit-test-tap-')), 'results.tap');
 let code = 1;
 try {
   await prepareTemplate(adminUrl);
@@ -67,6 +68,9 @@ try {
         '--test',
         `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 300_000}`,
         '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=tap',
+        `--test-reporter-destination=${tapFile}`,
         `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 4}`,
         ...patterns,
       ],
@@ -89,4 +93,18 @@ try {
   await stopEmbedded?.();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 }
+await printSkipped(tapFile);
 process.exit(code);
+
+/** The run's skipped tests and why, so a skip is never silent. */
+async function printSkipped(file: string): Promise<void> {
+  const tap = await readFile(file, 'utf8').catch(() => '');
+  const skipped = tap
+    .split('\n')
+    .filter((line) => /^\s*ok \d+ - .* # SKIP/.test(line))
+    .map((line) => line.replace(/^\s*ok \d+ - /, '').replace(' # SKIP', ' —'));
+  process.stdout.write(
+    `# skipped: ${skipped.length}${skipped.length ? `\n#   ${skipped.join('\n#   ')}` : ''}\n`,
+  );
+  await rm(path.dirname(file), { recursive: true, force: true });
+}

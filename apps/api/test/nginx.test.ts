@@ -5,26 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { oracleTool } from '../../../test/helpers/tools.ts';
 
 const run = promisify(execFile);
-const nginx = ['/usr/sbin/nginx', 'nginx'];
+const nginx = await oracleTool(['/usr/sbin/nginx', 'nginx'], ['-v']);
 
-async function findNginx(): Promise<string | undefined> {
-  for (const bin of nginx) {
-    if (
-      await run(bin, ['-v']).then(
-        () => true,
-        () => false,
-      )
-    )
-      return bin;
-  }
-  return undefined;
-}
-
-test('deploy/nginx/imgkit.conf passes nginx -t', async (t) => {
-  const bin = await findNginx();
-  if (!bin) return t.skip('nginx not installed (.ci/run installs nginx-light)');
+test('deploy/nginx/imgkit.conf passes nginx -t', { skip: nginx.skip }, async () => {
+  const bin = nginx.bin!;
   const dir = await mkdtemp(path.join(tmpdir(), 'imgkit-nginx-'));
   // The site expects certificates and a cache directory; point them at throwaway ones.
   await run('openssl', [

@@ -5,9 +5,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { jsonOf, newAccountWithKey } from '../../../test/helpers/api.ts';
-import { CORPUS, corpusFiles, SKIP_CORPUS } from '../../../test/helpers/corpus.ts';
+import { CORPUS, corpusFiles } from '../../../test/helpers/corpus.ts';
 import { freshDatabase } from '../../../test/helpers/db.ts';
 import { startPipeline } from '../../../test/helpers/pipeline.ts';
+import { oracleTool } from '../../../test/helpers/tools.ts';
 
 const run = promisify(execFile);
 
@@ -35,7 +36,6 @@ const MALFORMED_CODES = new Set([
 const db = await freshDatabase();
 
 test('every corpus file ends in a defined state through API → queue → worker', {
-  skip: SKIP_CORPUS,
   timeout: 600_000,
 }, async (t) => {
   const pipeline = await startPipeline(db.pool, db.url);
@@ -115,7 +115,7 @@ test('every corpus file ends in a defined state through API → queue → worker
 
   await t.test(
     'EXIF equals exiftool’s for the common photographic tags',
-    { skip: !(await hasExiftool()) && 'exiftool not installed' },
+    { skip: (await oracleTool(['exiftool'], ['-ver'])).skip },
     async () => {
       const files = [...records.keys()].filter(
         (f) => /^(camera-exif|metadata)\//.test(f) && records.get(f).status === 'completed',
@@ -130,13 +130,6 @@ test('every corpus file ends in a defined state through API → queue → worker
     },
   );
 });
-
-async function hasExiftool(): Promise<boolean> {
-  return run('exiftool', ['-ver']).then(
-    () => true,
-    () => false,
-  );
-}
 
 /**
  * The tags compared, and the normalisation, in full: a value matches when it

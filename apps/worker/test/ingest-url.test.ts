@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { findOgImage } from '@imgkit/media';
 import { jsonOf, newAccountWithKey } from '../../../test/helpers/api.ts';
-import { CORPUS, SKIP_CORPUS } from '../../../test/helpers/corpus.ts';
+import { CORPUS } from '../../../test/helpers/corpus.ts';
 import { freshDatabase } from '../../../test/helpers/db.ts';
 import { startServer } from '../../../test/helpers/http.ts';
 import { startPipeline } from '../../../test/helpers/pipeline.ts';
@@ -17,9 +17,8 @@ const pipeline = await startPipeline(db.pool, db.url, {
   PROCESS_IMAGE_BACKOFF_MS: '20',
 });
 const { auth } = await newAccountWithKey(db.pool);
-// Without the corpus these tests skip (SKIP_CORPUS) and the files are never read.
-const photo = SKIP_CORPUS ? Buffer.alloc(0) : await readFile(path.join(CORPUS, 'camera-exif/Canon_40D.jpg'));
-const png = SKIP_CORPUS ? Buffer.alloc(0) : await readFile(path.join(CORPUS, 'hash-vectors/peppers.png'));
+const photo = await readFile(path.join(CORPUS, 'camera-exif/Canon_40D.jpg'));
+const png = await readFile(path.join(CORPUS, 'hash-vectors/peppers.png'));
 
 const source = await startServer((req, res) => {
   const url = req.url ?? '';
@@ -76,7 +75,7 @@ async function ingest(url: string, extra: object = {}) {
   return jsonOf(await fetch(`${pipeline.api.base}/v1/images/${id}`, { headers: auth }));
 }
 
-test('an image URL is downloaded once, stored, and fully extracted', { skip: SKIP_CORPUS }, async () => {
+test('an image URL is downloaded once, stored, and fully extracted', async () => {
   const before = source.requests.filter((r) => r === '/photo.jpg').length;
   const image = await ingest(`${source.url}/photo.jpg`, { passthrough: { a: 1 } });
   assert.equal(image.status, 'completed', JSON.stringify(image.error));
@@ -105,9 +104,7 @@ test('an image URL is downloaded once, stored, and fully extracted', { skip: SKI
   assert.equal(original.headers.get('content-type'), 'image/jpeg');
 });
 
-test('Content-Type is only a hint: bytes decide; Content-Disposition names the file', {
-  skip: SKIP_CORPUS,
-}, async () => {
+test('Content-Type is only a hint: bytes decide; Content-Disposition names the file', {}, async () => {
   const lying = await ingest(`${source.url}/lying-type`);
   assert.equal(lying.status, 'completed');
   assert.equal(lying.content_type, 'image/jpeg');
@@ -116,9 +113,7 @@ test('Content-Type is only a hint: bytes decide; Content-Disposition names the f
   assert.equal(named.content_type, 'image/png');
 });
 
-test('an HTML page is followed to its og:image; final_url records where the bytes came from', {
-  skip: SKIP_CORPUS,
-}, async () => {
+test('an HTML page is followed to its og:image; final_url records where the bytes came from', {}, async () => {
   const page = await ingest(`${source.url}/page`);
   assert.equal(page.status, 'completed');
   assert.equal(page.final_url, `${source.url}/photo.jpg`);
@@ -129,9 +124,7 @@ test('an HTML page is followed to its og:image; final_url records where the byte
   assert.deepEqual([none.status, none.error.code], ['failed', 'no_og_image']);
 });
 
-test('failures end with clear codes: 404, byte cap, slow server, redirect loop, 5xx after retries', {
-  skip: SKIP_CORPUS,
-}, async () => {
+test('failures end with clear codes: 404, byte cap, slow server, redirect loop, 5xx after retries', {}, async () => {
   const cases: [string, string][] = [
     ['/gone', 'source_not_found'],
     ['/huge', 'download_too_large'],
@@ -148,7 +141,7 @@ test('failures end with clear codes: 404, byte cap, slow server, redirect loop, 
   assert.equal(flaky.attempts, 2, 'retryable errors are retried up to max attempts');
 });
 
-test('exif: false skips EXIF, XMP and IPTC', { skip: SKIP_CORPUS }, async () => {
+test('exif: false skips EXIF, XMP and IPTC', async () => {
   const image = await ingest(`${source.url}/photo.jpg`, { exif: false });
   assert.equal(image.status, 'completed');
   assert.equal(image.exif, null);
@@ -176,7 +169,7 @@ test('with FETCH_ALLOW_PRIVATE_NETWORKS off, loopback and metadata URLs fail as 
   }
 });
 
-test('og:image extraction picks the right URL on every corpus page', { skip: SKIP_CORPUS }, async () => {
+test('og:image extraction picks the right URL on every corpus page', async () => {
   const expected: Record<string, [string, string]> = {
     'arxiv_abs_relative_og_image.html': [
       'https://arxiv.org/abs/1706.03762',

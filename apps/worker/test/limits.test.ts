@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { jsonOf, newAccountWithKey, startApi, TEST_SECRET } from '../../../test/helpers/api.ts';
-import { CORPUS, corpusFiles, SKIP_CORPUS } from '../../../test/helpers/corpus.ts';
+import { CORPUS, corpusFiles } from '../../../test/helpers/corpus.ts';
 import { freshDatabase } from '../../../test/helpers/db.ts';
 
 const run = promisify(execFile);
@@ -19,7 +19,6 @@ async function peakRssMb(pid: number): Promise<number> {
 }
 
 test('every bomb fails fast with image_too_large and the worker process stays under 400 MB', {
-  skip: SKIP_CORPUS,
   timeout: 120_000,
 }, async () => {
   const db = await freshDatabase();
@@ -74,7 +73,7 @@ test('every bomb fails fast with image_too_large and the worker process stays un
   assert.ok(peak < 400, `worker peak RSS ${peak.toFixed(0)} MB`);
 });
 
-test('EXIF output does not depend on the server time zone', { skip: SKIP_CORPUS }, async () => {
+test('EXIF output does not depend on the server time zone', async () => {
   const files = (await corpusFiles('camera-exif', 'metadata')).slice(0, 40).map((f) => path.join(CORPUS, f));
   const script = path.join(import.meta.dirname, 'fixtures/extract-json.ts');
   const inZone = async (tz: string) =>

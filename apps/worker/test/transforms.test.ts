@@ -14,7 +14,7 @@ import { signPath } from '@imgkit/urls';
 import sharp from 'sharp';
 import { Webhook } from 'standardwebhooks';
 import { jsonOf, newAccountWithKey, TEST_SECRET } from '../../../test/helpers/api.ts';
-import { CORPUS, SKIP_CORPUS } from '../../../test/helpers/corpus.ts';
+import { CORPUS } from '../../../test/helpers/corpus.ts';
 import { freshDatabase } from '../../../test/helpers/db.ts';
 import { startServer } from '../../../test/helpers/http.ts';
 import { startPipeline } from '../../../test/helpers/pipeline.ts';
@@ -23,7 +23,7 @@ import { startReceiver } from '../../../test/helpers/receiver.ts';
 const LIMITS = { maxInputPixels: 100_000_000, maxFrames: 500, maxOutputSide: 4096, decodeTimeoutMs: 30_000 };
 const read = (p: string) => readFile(path.join(CORPUS, p));
 
-test('every operation × output format, checked by decoding the result', { skip: SKIP_CORPUS }, async () => {
+test('every operation × output format, checked by decoding the result', async () => {
   const photo = await read('orientation/Landscape_1.jpg'); // 1800×1200
   const expected: Record<string, [number, number]> = {
     resize: [300, 300],
@@ -60,7 +60,7 @@ test('every operation × output format, checked by decoding the result', { skip:
   assert.equal(enlarged.width, 1000);
 });
 
-test('all 8 EXIF orientations come out upright', { skip: SKIP_CORPUS }, async () => {
+test('all 8 EXIF orientations come out upright', async () => {
   const hashOf = async (file: string) => {
     const out = await transformImage(
       await read(file),
@@ -99,7 +99,7 @@ test('all 8 EXIF orientations come out upright', { skip: SKIP_CORPUS }, async ()
   assert.equal(exifStripped.orientation, undefined, 'metadata stripped by default');
 });
 
-test('animated input stays animated when the output format allows', { skip: SKIP_CORPUS }, async () => {
+test('animated input stays animated when the output format allows', async () => {
   const gif = await read('animated/gif/rotating-squares.gif').catch(() => undefined);
   const source = gif ?? (await read('malformed/generated/gif_truncated_50pct.gif'));
   for (const format of ['gif', 'webp'] as const) {
@@ -112,7 +112,7 @@ test('animated input stays animated when the output format allows', { skip: SKIP
   assert.equal(still.animated, false);
 });
 
-test('jobs, variants and signed URLs through the API', { skip: SKIP_CORPUS }, async (t) => {
+test('jobs, variants and signed URLs through the API', async (t) => {
   const db = await freshDatabase();
   const p = await startPipeline(db.pool, db.url, { WEBHOOK_RETRY_SCHEDULE: '0' });
   const { auth, account } = await newAccountWithKey(db.pool);
@@ -321,9 +321,7 @@ test('jobs, variants and signed URLs through the API', { skip: SKIP_CORPUS }, as
   );
 });
 
-test('similar: near-duplicates by pHash, nearest first, same account only', {
-  skip: SKIP_CORPUS,
-}, async () => {
+test('similar: near-duplicates by pHash, nearest first, same account only', {}, async () => {
   const db = await freshDatabase();
   const p = await startPipeline(db.pool, db.url);
   const { auth } = await newAccountWithKey(db.pool);

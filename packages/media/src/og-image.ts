@@ -1,3 +1,5 @@
+import { parseAttributes, startsWithCI, tagNameAt } from './markup.ts';
+
 /**
  * Finds the image a web page advertises, the way link previews do: in the
  * document head, `og:image:secure_url`, `og:image` (or `og:image:url`),
@@ -5,21 +7,21 @@
  * or the page's final URL. Only http(s) results are returned.
  */
 export function findOgImage(html: string, pageUrl: string): string | undefined {
-  const head = headOf(html);
   const metas: { key: string; content: string }[] = [];
   const links: { rel: string; href: string }[] = [];
   let base: string | undefined;
-  for (const tag of head.matchAll(/<(meta|link|base)\b([^>]*)>/gi)) {
-    const name = tag[1].toLowerCase();
-    const attrs = attributes(tag[2]);
-    if (name === 'meta') {
-      const key = (attrs.property ?? attrs.name ?? '').trim().toLowerCase();
-      if (key && attrs.content !== undefined) metas.push({ key, content: attrs.content.trim() });
-    } else if (name === 'link') {
-      if (attrs.rel && attrs.href !== undefined)
-        links.push({ rel: attrs.rel.toLowerCase(), href: attrs.href.trim() });
-    } else if (base === undefined && attrs.href) {
-      base = attrs.href.trim();
+  for (const tag of headTags(html)) {
+    const attrs = parseAttributes(tag.attributes);
+    if (tag.name === 'meta') {
+      const key = (attrs.get('property') ?? attrs.get('name') ?? '').trim().toLowerCase();
+      const content = attrs.get('content');
+      if (key && content !== undefined) metas.push({ key, content: content.trim() });
+    } else if (tag.name === 'link') {
+      const rel = attrs.get('rel');
+      const href = attrs.get('href');
+      if (rel && href !== undefined) links.push({ rel: rel.toLowerCase(), href: href.trim() });
+    } else if (tag.name === 'base' && base === undefined && attrs.get('href')) {
+      base = attrs.get('href')!.trim();
     }
   }
   let baseUrl = pageUrl;
@@ -41,33 +43,50 @@ export function findOgImage(html: string, pageUrl: string): string | undefined {
   return undefined;
 }
 
-/** The head only: og tags in the body are ignored, as preview crawlers do. */
-function headOf(html: string): string {
-  const withoutComments = html.replace(/<!--[\s\S]*?-->/g, '').replace(/<script\b[\s\S]*?<\/script>/gi, '');
-  const end = withoutComments.search(/<\/head\s*>|<body[\s>]/i);
-  return end === -1 ? withoutComments : withoutComments.slice(0, end);
-}
+const WANTED = new Set(['meta', 'link', 'base']);
+const RAW_TEXT = new Set(['script', 'style']);
 
-function attributes(source: string): Record<string, string> {
-  const attrs: Record<string, string> = {};
-  for (const m of source.matchAll(/([^\s=/"'<>]+)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?/g)) {
-    const key = m[1].toLowerCase();
-    if (!(key in attrs)) attrs[key] = decodeEntities(m[2] ?? m[3] ?? m[4] ?? '');
-  }
-  return attrs;
-}
-
-const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
-
-function decodeEntities(s: string): string {
-  return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, e: string) => {
-    if (e[0] === '#') {
-      const code =
-        e[1] === 'x' || e[1] === 'X' ? Number.parseInt(e.slice(2), 16) : Number.parseInt(e.slice(1), 10);
-      return Number.isFinite(code) && code > 0 && code < 0x110000 ? String.fromCodePoint(code) : whole;
+/**
+ * The meta, link and base tags of the document head, in one forward pass: comments and
+ * script/style contents are skipped, and the head ends at `</head>` or `<body>` (og tags
+ * in the body are ignored, as preview crawlers do). Linear in the input whatever it holds.
+ */
+export function* headTags(html: string): Generator<{ name: string; attributes: string }> {
+  let i = 0;
+  while (i < html.length) {
+    const lt = html.indexOf('<', i);
+    if (lt === -1) return;
+    if (html.startsWith('<!--', lt)) {
+      const end = html.indexOf('-->', lt + 4);
+      if (end === -1) return;
+      i = end + 3;
+      continue;
     }
-    return NAMED[e.toLowerCase()] ?? whole;
-  });
+    const closing = html[lt + 1] === '/';
+    const { name, end: nameEnd } = tagNameAt(html, lt + (closing ? 2 : 1));
+    if (name === '') {
+      i = lt + 1;
+      continue;
+    }
+    if (closing ? name === 'head' : name === 'body') return;
+    const gt = html.indexOf('>', nameEnd);
+    if (gt === -1) return;
+    if (!closing && RAW_TEXT.has(name)) {
+      const close = closingTag(html, name, gt + 1);
+      if (close === -1) return;
+      i = close;
+      continue;
+    }
+    if (!closing && WANTED.has(name)) yield { name, attributes: html.slice(nameEnd, gt) };
+    i = gt + 1;
+  }
+}
+
+/** Where `</name` (any case) next starts at or after `from`, or -1. */
+function closingTag(html: string, name: string, from: number): number {
+  let at = html.indexOf('</', from);
+  while (at !== -1 && !startsWithCI(html, `</${name}`, at)) at = html.indexOf('</', at + 2);
+  return at;
 }
 
 function resolveHttp(ref: string, base: string): string | undefined {

@@ -1,3 +1,5 @@
+import { leadingMarkup } from './markup.ts';
+
 /** What the first bytes say a file is. Content-Type and file names are never consulted. */
 export type SniffedFormat =
   | { kind: 'image'; format: ImageFormat; mime: string }
@@ -17,6 +19,9 @@ export const MIME: Record<ImageFormat, string> = {
   tiff: 'image/tiff',
 };
 
+const HTML_ELEMENTS = new Set(['html', 'head', 'meta', 'title', 'body']);
+const TIFF_MAGIC = new Set(['II*\0', 'II+\0', 'MM\0*', 'MM\0+']);
+
 const ascii = (b: Uint8Array, start: number, end: number) =>
   Buffer.from(b.subarray(start, end)).toString('latin1');
 const startsWith = (b: Uint8Array, bytes: number[], at = 0) => bytes.every((v, i) => b[at + i] === v);
@@ -33,7 +38,7 @@ export function sniff(bytes: Uint8Array): SniffedFormat {
   if (ascii(bytes, 0, 6) === 'GIF87a' || ascii(bytes, 0, 6) === 'GIF89a') return image('gif');
   if (ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 12) === 'WEBP') return image('webp');
   // Classic TIFF and BigTIFF (II+ / MM\0+), both read by libtiff.
-  if (/^(II[*+]\0|MM\0[*+])$/.test(ascii(bytes, 0, 4))) return image('tiff');
+  if (TIFF_MAGIC.has(ascii(bytes, 0, 4))) return image('tiff');
   if (ascii(bytes, 4, 8) === 'ftyp') {
     const brands = isoBrands(bytes);
     if (brands[0] === 'avis') return unsupported('avifs', 'image/avif-sequence');
@@ -51,18 +56,11 @@ export function sniff(bytes: Uint8Array): SniffedFormat {
     return unsupported('jxl', 'image/jxl');
   if (ascii(bytes, 4, 8) === 'jP  ' || startsWith(bytes, [0xff, 0x4f, 0xff, 0x51]))
     return unsupported('jp2', 'image/jp2');
-  const text = textHead(bytes);
-  if (
-    /^<\?xml[^>]*>\s*(<!--[\s\S]*?-->\s*)*(<!doctype svg[^>]*>\s*)?<svg[\s>]/i.test(text) ||
-    /^<svg[\s>]/i.test(text)
-  ) {
+  const lead = leadingMarkup(textHead(bytes));
+  if (lead.element === 'svg' && (lead.doctype === undefined || lead.doctype === 'svg')) {
     return unsupported('svg', 'image/svg+xml');
   }
-  if (
-    /^(<!--[\s\S]*?-->\s*)*(<!doctype html|<html[\s>]|<head[\s>]|<meta[\s>]|<title[\s>]|<body[\s>])/i.test(
-      text,
-    )
-  ) {
+  if (lead.doctype === 'html' || HTML_ELEMENTS.has(lead.element ?? '')) {
     return { kind: 'html' };
   }
   return { kind: 'unknown' };

@@ -88,8 +88,9 @@ export function verifyPath(
 ): Verified {
   const m = /^(img_[0-9A-Za-z]{27})\.([a-z]{3,4})$/.exec(file);
   const options = parseOptions(optionsText);
-  if (!m || !options || !EXTENSIONS[m[2]]) return { ok: false, status: 403, reason: 'malformed signed URL' };
-  const key = keys[options.keyId];
+  if (!m || !options || !Object.hasOwn(EXTENSIONS, m[2]))
+    return { ok: false, status: 403, reason: 'malformed signed URL' };
+  const key = Object.hasOwn(keys, options.keyId) ? keys[options.keyId] : undefined;
   if (!key) return { ok: false, status: 403, reason: 'unknown signing key' };
   const expected = Buffer.from(mac(key, `${optionsText}/${file}`));
   const got = Buffer.from(signature);

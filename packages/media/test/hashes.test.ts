@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { dhash, hammingDistance, phash, toPillowGrey } from '@imgkit/media';
+import sharp from 'sharp';
+import { CORPUS } from '../../../test/helpers/corpus.ts';
+
+async function grey(file: string) {
+  const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+  const px = { data, width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 };
+  return { grey: toPillowGrey(px), width: info.width, height: info.height };
+}
+
+test('pHash and dHash reproduce the imagehash reference vectors bit for bit', async () => {
+  const vectors = JSON.parse(await readFile(path.join(CORPUS, 'hash-vectors/vectors.json'), 'utf8'))
+    .images as Record<string, { phash: string; dhash: string }>;
+  for (const [name, v] of Object.entries(vectors)) {
+    const g = await grey(path.join(CORPUS, 'hash-vectors', name));
+    assert.equal(phash(g.grey, g.width, g.height), v.phash, `${name} phash`);
+    assert.equal(dhash(g.grey, g.width, g.height), v.dhash, `${name} dhash`);
+  }
+});
+
+test('Pillow greyscale: ITU-R 601-2 luma in fixed point; grey and grey+alpha pass through', () => {
+  const rgb = toPillowGrey({
+    data: new Uint8Array([255, 0, 0, 0, 255, 0, 0, 0, 255]),
+    width: 3,
+    height: 1,
+    channels: 3,
+  });
+  assert.deepEqual([...rgb], [76, 150, 29]);
+  const ga = toPillowGrey({ data: new Uint8Array([7, 0, 9, 255]), width: 2, height: 1, channels: 2 });
+  assert.deepEqual([...ga], [7, 9]);
+});
+
+test('Hamming distance counts differing bits', () => {
+  assert.equal(hammingDistance('0000000000000000', '0000000000000000'), 0);
+  assert.equal(hammingDistance('0000000000000000', 'ffffffffffffffff'), 64);
+  assert.equal(hammingDistance('8000000000000001', '0000000000000000'), 2);
+});

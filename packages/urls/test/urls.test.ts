@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseOptions, renderingId, serializeOptions, signPath, verifyPath } from '@imgkit/urls';
+
+const KEY = 'k'.repeat(32);
+const ID = 'img_2ZVt6mQjNqVr8hQpV9k1tq2C0aB';
+
+function split(url: string) {
+  const [, , signature, options, file] = url.split('/');
+  return { signature, options, file };
+}
+
+test('options have one canonical form; anything else does not parse', () => {
+  const o = { keyId: '1', width: 200, height: 100, fit: 'cover' as const, quality: 80 };
+  const text = serializeOptions(o);
+  assert.equal(text, 'k:1,w:200,h:100,fit:cover,q:80');
+  assert.deepEqual(parseOptions(text), o);
+  for (const bad of ['w:200,k:1', 'k:1,w:0200', 'k:1,w:200,w:300', 'k:1,x:1', 'k:1,q:101', 'w:200', '']) {
+    assert.equal(parseOptions(bad), undefined, bad);
+  }
+});
+
+test('a signed path verifies; a changed byte, an unknown or prototype key id, or a past expiry does not', () => {
+  const url = signPath(KEY, { keyId: '1', width: 64 }, ID, 'webp');
+  const { signature, options, file } = split(url);
+  const ok = verifyPath({ 1: KEY }, signature, options, file);
+  assert.equal(ok.ok, true);
+  assert.equal(ok.ok && ok.format, 'webp');
+  assert.deepEqual(verifyPath({ 1: KEY }, signature, options.replace('64', '65'), file), {
+    ok: false,
+    status: 403,
+    reason: 'bad signature',
+  });
+  assert.equal(verifyPath({ 2: KEY }, signature, options, file).ok, false);
+  const proto = signPath(KEY, { keyId: 'constructor', width: 64 }, ID, 'jpg');
+  const p = split(proto);
+  assert.deepEqual(verifyPath({ 1: KEY }, p.signature, p.options, p.file), {
+    ok: false,
+    status: 403,
+    reason: 'unknown signing key',
+  });
+  const expiring = split(signPath(KEY, { keyId: '1', width: 64, expires: 1000 }, ID, 'jpg'));
+  assert.equal(verifyPath({ 1: KEY }, expiring.signature, expiring.options, expiring.file, 999).ok, true);
+  assert.deepEqual(verifyPath({ 1: KEY }, expiring.signature, expiring.options, expiring.file, 1001), {
+    ok: false,
+    status: 410,
+    reason: 'the URL has expired',
+  });
+});
+
+test('the rendering id ignores the key and expiry, not the output options', () => {
+  const a = renderingId('c'.repeat(64), { keyId: '1', width: 64 }, 'webp');
+  assert.equal(a, renderingId('c'.repeat(64), { keyId: '2', width: 64, expires: 5 }, 'webp'));
+  assert.notEqual(a, renderingId('c'.repeat(64), { keyId: '1', width: 65 }, 'webp'));
+  assert.notEqual(a, renderingId('c'.repeat(64), { keyId: '1', width: 64 }, 'avif'));
+});
