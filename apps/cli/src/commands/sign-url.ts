@@ -20,7 +20,7 @@ export function runSignUrl(
     throw new CliError(
       'usage: imgkit sign-url img_… [--width N] [--height N] [--fit cover|inside|fill] [--format webp]',
     );
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit(process.env, { createLocalSecrets: false });
   const str = (k: string) => (typeof opts[k] === 'string' ? (opts[k] as string) : undefined);
   const format = str('format') ?? 'jpg';
   if (!EXTENSIONS[format])
