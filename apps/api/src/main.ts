@@ -70,8 +70,12 @@ async function main() {
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   logger.info({ host: config.HOST, port }, 'api listening');
   process.send?.({ type: 'listening', port });
-  // Started by `npm start`: if the supervisor dies, do not linger as an orphan.
-  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  // Started by `npm start`: if the supervisor dies (the IPC channel closes), shut down, and
+  // exit for good if the drain takes longer than its deadline.
+  process.on('disconnect', () => {
+    process.kill(process.pid, 'SIGTERM');
+    setTimeout(() => process.exit(1), config.WORKER_SHUTDOWN_TIMEOUT_MS + 5000).unref();
+  });
 
   onShutdownSignal(
     async () => {

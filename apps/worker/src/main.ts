@@ -71,8 +71,12 @@ async function main() {
     logger.info('worker stopped');
   };
   onShutdownSignal(shutdown, (msg) => logger.info(msg));
-  // Started by `npm start`: if the supervisor dies, do not linger as an orphan.
-  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  // Started by `npm start`: if the supervisor dies (the IPC channel closes), shut down, and
+  // exit for good if the drain takes longer than its deadline.
+  process.on('disconnect', () => {
+    process.kill(process.pid, 'SIGTERM');
+    setTimeout(() => process.exit(1), config.WORKER_SHUTDOWN_TIMEOUT_MS + 5000).unref();
+  });
 }
 
 /** METRICS_HOST=host:port: this worker's own /metrics (task outcomes and durations). */

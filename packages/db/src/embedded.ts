@@ -99,8 +99,19 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (!initialised) {
     await initdb(bin.initdb, clusterDir, ids, log);
   }
-  const port = await choosePort([saved?.port, options.port]);
-  const stop = await spawnPostgres(bin.postgres, clusterDir, port, ids, log, options.ephemeral);
+  // Two checkouts starting at once can both find the preferred port free: the loser of that
+  // race takes another one.
+  let port = await choosePort([saved?.port, options.port]);
+  let stop: () => Promise<void>;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      stop = await spawnPostgres(bin.postgres, clusterDir, port, ids, log, options.ephemeral);
+      break;
+    } catch (err) {
+      if (attempt >= 5 || (err as Error).cause !== 'port_taken') throw err;
+      port = await freePort();
+    }
+  }
   if (!options.ephemeral) await writeState(dataDir, { cluster: clusterDir, port });
   return { url: embeddedUrl(port), owned: true, stop };
 }
@@ -270,9 +281,21 @@ const FLAGS = [
 ];
 
 /**
- * Runs the server in its own process group, so a Ctrl-C in the terminal reaches only the
- * supervisor, which stops the api and the worker first and PostgreSQL last.
+ * PostgreSQL runs under a tiny shell that holds a pipe from this process: when the pipe
+ * closes — stop() closes it, and so does the kernel when this process dies, even by
+ * SIGKILL — the shell sends PostgreSQL a fast shutdown (SIGINT) and waits for it. So the
+ * server never outlives whoever started it. Both run in a process group of their own, so
+ * a Ctrl-C in the terminal reaches only the supervisor, which stops the api and the worker
+ * first and PostgreSQL last.
  */
+const KEEPER =
+  '"$@" & pid=$!; trap "" INT TERM; ' +
+  // The reader waits for the pipe to close, then asks for a fast shutdown (repeated: a signal
+  // that lands while the server is still starting can be missed). The shell itself waits for
+  // the server, so it also ends when the server fails or exits by itself.
+  // (fd 3: a background list's own stdin is /dev/null.)
+  'exec 3<&0; ( read -r _ <&3; while kill -INT "$pid" 2>/dev/null; do sleep 0.2; done ) & wait "$pid"';
+
 async function spawnPostgres(
   binary: string,
   dir: string,
@@ -281,12 +304,16 @@ async function spawnPostgres(
   log: (line: string) => void,
   removeOnStop: boolean | undefined,
 ): Promise<() => Promise<void>> {
-  const child = spawn(binary, ['-D', dir, '-p', String(port), ...FLAGS], {
-    ...ids,
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LC_MESSAGES: 'C' },
-  });
+  const child = spawn(
+    '/bin/sh',
+    ['-c', KEEPER, 'imgkit-postgres-keeper', binary, '-D', dir, '-p', String(port), ...FLAGS],
+    {
+      ...ids,
+      detached: true,
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     let output = '';
@@ -299,20 +326,26 @@ async function spawnPostgres(
       for (const line of text.split('\n')) if (line.trim()) log(line.trimEnd());
       if (text.includes('database system is ready to accept connections')) resolve();
     });
-    child.once('exit', (code) =>
+    child.once('exit', (code) => {
+      child.stdin?.end();
+      const taken = /could not bind|Address already in use/i.test(output);
       reject(
         new EmbeddedPostgresError(
-          `embedded PostgreSQL did not start on port ${port} (exit ${code}): ${output.slice(-300).trim()}`,
+          taken
+            ? `port ${port} is taken`
+            : `embedded PostgreSQL did not start on port ${port} (exit ${code}): ${output.slice(-300).trim()}`,
+          { cause: taken ? 'port_taken' : undefined },
         ),
-      ),
-    );
+      );
+    });
   });
-  // If this process dies without stopping it, do not leave the server behind.
-  const onExit = () => child.kill('SIGINT');
-  process.once('exit', onExit);
+  // Running, the keeper must not keep this process alive, nor hold it back at exit.
+  child.unref();
+  (child.stderr as unknown as { unref?: () => void })?.unref?.();
+  (child.stdin as unknown as { unref?: () => void })?.unref?.();
   return async () => {
-    process.removeListener('exit', onExit);
-    if (child.exitCode === null) child.kill('SIGINT'); // fast shutdown: clean, no recovery needed at next start
+    child.ref(); // wait for it
+    child.stdin?.end(); // the keeper stops PostgreSQL (fast shutdown: clean, no recovery at next start)
     await exited;
     if (removeOnStop) await rm(dir, { recursive: true, force: true });
   };

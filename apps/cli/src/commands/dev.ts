@@ -50,7 +50,21 @@ export async function runDev(): Promise<void> {
     stopping = true;
     say(`${reason}: stopping api and worker`);
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    // A child that has not exited by its drain deadline (blocked, stopped, or ignoring
+    // SIGTERM) is killed with its whole process group: nothing outlives the supervisor.
+    const killer = setTimeout(() => {
+      for (const c of children) {
+        if (c.exitCode !== null || c.signalCode !== null || !c.pid) continue;
+        say(`${c.spawnargs.at(-1)?.includes('/worker/') ? 'worker' : 'api'} did not stop in time: SIGKILL`);
+        try {
+          process.kill(-c.pid, 'SIGKILL');
+        } catch {
+          c.kill('SIGKILL');
+        }
+      }
+    }, config.WORKER_SHUTDOWN_TIMEOUT_MS + 5000);
     await Promise.all(exited);
+    clearTimeout(killer);
     if (db.embedded?.owned) say('stopping PostgreSQL');
     await db.embedded?.stop();
     say('stopped');

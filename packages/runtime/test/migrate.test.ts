@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { migrateDatabase } from '@imgkit/runtime';
+import pg from 'pg';
+import { freshDatabase } from '../../../test/helpers/db.ts';
+
+/** An empty database on the test server (no template), dropped by `npm test` at the end. */
+async function emptyDatabase(): Promise<string> {
+  const admin = new pg.Client({ connectionString: process.env.IMGKIT_TEST_ADMIN_URL });
+  await admin.connect();
+  const name = `imgkit_t_${randomBytes(6).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(process.env.IMGKIT_TEST_ADMIN_URL!);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function tables(url: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const { rows } = await c.query(
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+  );
+  await c.end();
+  return rows.map((r) => r.tablename);
+}
+
+test('4 migrators at once on an empty database: all succeed, each migration applied once', async () => {
+  const url = await emptyDatabase();
+  const results = await Promise.all([1, 2, 3, 4].map(() => migrateDatabase(url)));
+  const applied = results.flat();
+  assert.equal(new Set(applied).size, applied.length, `no migration applied twice: ${applied}`);
+  assert.ok(applied.includes('0001_tasks') && applied.includes('001_foundation'), applied.join(','));
+  assert.ok((await tables(url)).includes('tasks'));
+  assert.ok((await tables(url)).includes('images'));
+});
+
+test('4 migrators at once on a migrated database: all succeed with nothing to do', async () => {
+  const db = await freshDatabase();
+  const results = await Promise.all([1, 2, 3, 4].map(() => migrateDatabase(db.url)));
+  assert.deepEqual(results, [[], [], [], []]);
+});
+
+test('a database made before the queue owned its migrations is adopted without changes', async () => {
+  const db = await freshDatabase();
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  // As wave 1 left it: the queue's objects exist, but no queue migration is recorded.
+  await c.query('DROP TABLE pgmigrations_queue');
+  await c.end();
+  assert.deepEqual(await migrateDatabase(db.url), [
+    '0001_tasks',
+    '0002_claim_function',
+    '0003_enqueue_function',
+  ]);
+  assert.deepEqual(await migrateDatabase(db.url), []);
+});
