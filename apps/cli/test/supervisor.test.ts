@@ -143,7 +143,9 @@ test('an operator command in a folder with no imgkit data says so in one line an
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   assert.notEqual(code, 0);
   assert.equal(stderr.trim().split('\n').length, 1, stderr);

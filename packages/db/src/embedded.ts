@@ -252,8 +252,11 @@ async function initdb(
         { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } },
       );
       let output = '';
-      for (const s of [child.stdout, child.stderr])
-        s?.on('data', (c: Buffer) => void (output += c.toString()));
+      for (const s of [child.stdout, child.stderr]) {
+        s?.on('data', (c: Buffer) => {
+          output += c.toString();
+        });
+      }
       child.on('error', (err) => reject(new EmbeddedPostgresError(`initdb could not run: ${err.message}`)));
       child.on('exit', (code) => {
         for (const line of output.split('\n')) if (line.trim()) log(line);
