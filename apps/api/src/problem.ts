@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from '@imgkit/db';
 import { ConflictError, InputError, NotFoundError, TooLargeError } from '@imgkit/errors';
 import { IdempotencyError } from '@imgkit/idempotency';
 import type { ErrorRequestHandler, Response } from 'express';
@@ -78,7 +79,10 @@ export const problems = {
     new Problem(429, 'rate_limited', 'Too Many Requests', `Retry after ${retryAfterSeconds} s.`, {
       headers: { 'Retry-After': String(retryAfterSeconds) },
     }),
-  unavailable: (detail: string) => new Problem(503, 'unavailable', 'Service Unavailable', detail),
+  unavailable: (detail: string, retryAfterSeconds = 5) =>
+    new Problem(503, 'unavailable', 'Service Unavailable', detail, {
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    }),
   internal: () =>
     new Problem(500, 'internal_error', 'Internal Server Error', 'Something went wrong on our side.'),
 };
@@ -93,7 +97,7 @@ export function sendProblem(res: Response, problem: Problem): void {
 export function problemErrorHandler(onUnexpected: (err: unknown) => void): ErrorRequestHandler {
   return (err, _req, res, _next) => {
     const problem = toProblem(err);
-    if (problem.status >= 500) onUnexpected(err);
+    if (problem.status >= 500 && problem.status !== 503) onUnexpected(err);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -109,6 +113,9 @@ function toProblem(err: unknown): Problem {
   if (err instanceof ConflictError) return problems.conflict(err.code, err.message);
   if (err instanceof NotFoundError) return problems.notFound(err.message);
   if (err instanceof TooLargeError) return problems.payloadTooLarge(err.limit);
+  if (isDatabaseUnavailable(err)) {
+    return problems.unavailable('The database is unavailable (restarting or unreachable); retry shortly.');
+  }
   if (err instanceof IdempotencyError) {
     return err.code === 'idempotency_key_reused'
       ? problems.unprocessable(err.code, err.message)

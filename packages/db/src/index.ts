@@ -8,6 +8,7 @@ export { freePort } from './free-port.ts';
 export { type MigrationSet, migrate } from './migrate.ts';
 export {
   createPool,
+  isDatabaseUnavailable,
   type NamedQuery,
   PG_ERRORS,
   type Pool,

@@ -94,3 +94,36 @@ const pingSql = sql('db.ping', 'SELECT 1');
 export async function ping(db: Queryable): Promise<void> {
   await query(db, pingSql);
 }
+
+/**
+ * SQLSTATEs and socket errors that mean "the database cannot be reached right now" (down,
+ * starting up, shutting down, out of connections), as opposed to "the statement is wrong".
+ * Callers retry these, and the api answers 503 with Retry-After instead of 500.
+ */
+const UNAVAILABLE = new Set([
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up / shutting down)
+  '53300', // too_many_connections
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+]);
+
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; errors?: unknown[] };
+  if (e?.code && UNAVAILABLE.has(e.code)) return true;
+  // node's AggregateError (IPv4 and IPv6 both refused) carries the codes in `errors`.
+  if (Array.isArray(e?.errors) && e.errors.some(isDatabaseUnavailable)) return true;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(
+    e?.message ?? '',
+  );
+}

@@ -1,26 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-
-const CONNECTION_ERROR_CODES = new Set([
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08003',
-  '08006',
-  '08001',
-  '08004',
-  'ECONNREFUSED',
-  'ECONNRESET',
-]);
+import { isDatabaseUnavailable } from '@imgkit/db';
 
 /** True for errors that say "the database is not reachable right now", not "the query is wrong". */
-export function isConnectionError(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  if (e?.code && CONNECTION_ERROR_CODES.has(e.code)) return true;
-  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
-    e?.message ?? '',
-  );
-}
+export const isConnectionError = isDatabaseUnavailable;
 
 /** Retries a database write across a dropped connection or a server restart, for up to `forMs`. */
 export async function withDbRetry<T>(forMs: number, fn: () => Promise<T>): Promise<T> {

@@ -46,7 +46,7 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
         description: 'Accepted; processing is queued',
         content: { 'application/json': { schema: ImageSchema } },
       },
-      ...problemResponses(400, 401, 409, 413, 415, 422, 429),
+      ...problemResponses(400, 401, 409, 413, 415, 422, 429, 503),
     },
   });
 
@@ -58,7 +58,7 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
     request: { query: ListImagesQuery },
     responses: {
       200: { description: 'A page of images', content: { 'application/json': { schema: ImageList } } },
-      ...problemResponses(400, 401, 429),
+      ...problemResponses(400, 401, 429, 503),
     },
   });
 
@@ -70,7 +70,7 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
     request: { params: ImageIdParam },
     responses: {
       200: { description: 'The image', content: { 'application/json': { schema: ImageSchema } } },
-      ...problemResponses(401, 404, 429),
+      ...problemResponses(401, 404, 429, 503),
     },
   });
 
@@ -86,7 +86,7 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
         content: { 'application/octet-stream': { schema: z.string() } },
       },
       304: { description: 'Not modified (If-None-Match)' },
-      ...problemResponses(401, 404, 409, 429),
+      ...problemResponses(401, 404, 409, 429, 503),
     },
   });
 
@@ -109,7 +109,7 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
           },
         },
       },
-      ...problemResponses(400, 401, 404, 409, 429),
+      ...problemResponses(400, 401, 404, 409, 429, 503),
     },
   });
 
@@ -121,7 +121,7 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
     request: { params: ImageIdParam.extend({ name: z.string().openapi({ example: 'thumbnail' }) }) },
     responses: {
       200: { description: 'The variant bytes', content: { 'image/jpeg': { schema: z.string() } } },
-      ...problemResponses(401, 404, 429),
+      ...problemResponses(401, 404, 429, 503),
     },
   });
 
@@ -131,6 +131,6 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
     summary: 'Delete an image, its variants and blobs (idempotent)',
     security,
     request: { params: ImageIdParam },
-    responses: { 204: { description: 'Deleted (or already gone)' }, ...problemResponses(401, 404, 429) },
+    responses: { 204: { description: 'Deleted (or already gone)' }, ...problemResponses(401, 404, 429, 503) },
   });
 }

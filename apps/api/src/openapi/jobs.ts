@@ -14,7 +14,7 @@ export function registerJobPaths(registry: OpenAPIRegistry): void {
     request: { body: { content: { 'application/json': { schema: CreateJob } } } },
     responses: {
       202: { description: 'Accepted', content: { 'application/json': { schema: JobAccepted } } },
-      ...problemResponses(400, 401, 409, 413, 415, 422, 429),
+      ...problemResponses(400, 401, 409, 413, 415, 422, 429, 503),
     },
   });
   registry.registerPath({
@@ -25,7 +25,7 @@ export function registerJobPaths(registry: OpenAPIRegistry): void {
     request: { params: IdParam },
     responses: {
       200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } },
-      ...problemResponses(401, 404, 429),
+      ...problemResponses(401, 404, 429, 503),
     },
   });
   registry.registerPath({
@@ -36,7 +36,7 @@ export function registerJobPaths(registry: OpenAPIRegistry): void {
     request: { params: IdParam },
     responses: {
       200: { description: 'The rendered image', content: { 'image/*': { schema: z.string() } } },
-      ...problemResponses(401, 404, 409, 429),
+      ...problemResponses(401, 404, 409, 429, 503),
     },
   });
 }

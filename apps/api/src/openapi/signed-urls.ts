@@ -24,7 +24,7 @@ export function registerSignedUrlPaths(registry: OpenAPIRegistry): void {
           },
         },
       },
-      ...problemResponses(400, 401, 404, 429),
+      ...problemResponses(400, 401, 404, 429, 503),
     },
   });
   registry.registerPath({

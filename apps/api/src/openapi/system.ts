@@ -1,5 +1,5 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import { z } from '../schemas/zod.ts';
+import { ProblemSchema, z } from '../schemas/zod.ts';
 
 const Health = z.object({ status: z.string(), database: z.string().optional() });
 
@@ -18,7 +18,10 @@ export function registerHealthPaths(registry: OpenAPIRegistry): void {
     summary: 'Readiness: the database answers',
     responses: {
       200: { description: 'Ready', content: { 'application/json': { schema: Health } } },
-      503: { description: 'Not ready', content: { 'application/json': { schema: Health } } },
+      503: {
+        description: 'Not ready (draining, or the database does not answer); Retry-After is set',
+        content: { 'application/problem+json': { schema: ProblemSchema } },
+      },
     },
   });
 }

@@ -33,7 +33,7 @@ export function registerWebhookPaths(registry: OpenAPIRegistry): void {
     summary: 'Create a webhook endpoint (its secret is shown once)',
     security,
     request: { body: { content: { 'application/json': { schema: CreateEndpoint } } } },
-    responses: { 201: json(EndpointSchema, 'Created'), ...problemResponses(400, 401, 429) },
+    responses: { 201: json(EndpointSchema, 'Created'), ...problemResponses(400, 401, 429, 503) },
   });
   registry.registerPath({
     method: 'get',
@@ -41,7 +41,7 @@ export function registerWebhookPaths(registry: OpenAPIRegistry): void {
     summary: 'List webhook endpoints',
     security,
     request: { query: ListEndpointsQuery },
-    responses: { 200: json(EndpointList, 'Endpoints'), ...problemResponses(400, 401, 429) },
+    responses: { 200: json(EndpointList, 'Endpoints'), ...problemResponses(400, 401, 429, 503) },
   });
   registry.registerPath({
     method: 'get',
@@ -49,7 +49,7 @@ export function registerWebhookPaths(registry: OpenAPIRegistry): void {
     summary: 'Get a webhook endpoint',
     security,
     request: { params: IdParam },
-    responses: { 200: json(EndpointSchema, 'The endpoint'), ...problemResponses(401, 404, 429) },
+    responses: { 200: json(EndpointSchema, 'The endpoint'), ...problemResponses(401, 404, 429, 503) },
   });
   registry.registerPath({
     method: 'patch',
@@ -57,7 +57,7 @@ export function registerWebhookPaths(registry: OpenAPIRegistry): void {
     summary: 'Change url, events, description; enable or disable',
     security,
     request: { params: IdParam, body: { content: { 'application/json': { schema: UpdateEndpoint } } } },
-    responses: { 200: json(EndpointSchema, 'Updated'), ...problemResponses(400, 401, 404, 429) },
+    responses: { 200: json(EndpointSchema, 'Updated'), ...problemResponses(400, 401, 404, 429, 503) },
   });
   registry.registerPath({
     method: 'delete',
@@ -65,7 +65,7 @@ export function registerWebhookPaths(registry: OpenAPIRegistry): void {
     summary: 'Delete a webhook endpoint',
     security,
     request: { params: IdParam },
-    responses: { 204: { description: 'Deleted (or already gone)' }, ...problemResponses(401, 404, 429) },
+    responses: { 204: { description: 'Deleted (or already gone)' }, ...problemResponses(401, 404, 429, 503) },
   });
   registry.registerPath({
     method: 'post',
@@ -75,7 +75,7 @@ export function registerWebhookPaths(registry: OpenAPIRegistry): void {
     request: { params: IdParam },
     responses: {
       200: json(EndpointSchema, 'The endpoint with its new secret'),
-      ...problemResponses(401, 404, 429),
+      ...problemResponses(401, 404, 429, 503),
     },
   });
   registry.registerPath({
@@ -84,7 +84,7 @@ export function registerWebhookPaths(registry: OpenAPIRegistry): void {
     summary: 'Send a ping event to the endpoint',
     security,
     request: { params: IdParam },
-    responses: { 202: json(MessageSchema, 'Queued'), ...problemResponses(401, 404, 429) },
+    responses: { 202: json(MessageSchema, 'Queued'), ...problemResponses(401, 404, 429, 503) },
   });
   registry.registerPath({
     method: 'post',
@@ -96,7 +96,7 @@ export function registerWebhookPaths(registry: OpenAPIRegistry): void {
         z.object({ secret: z.string(), previous_secret_expires_at: z.string().nullable() }),
         'The new secret',
       ),
-      ...problemResponses(401, 429),
+      ...problemResponses(401, 429, 503),
     },
   });
   registry.registerPath({
@@ -105,7 +105,7 @@ export function registerWebhookPaths(registry: OpenAPIRegistry): void {
     summary: 'Delivery log: messages with every attempt',
     security,
     request: { query: ListMessagesQuery },
-    responses: { 200: json(MessageList, 'Messages'), ...problemResponses(400, 401, 429) },
+    responses: { 200: json(MessageList, 'Messages'), ...problemResponses(400, 401, 429, 503) },
   });
   registry.registerPath({
     method: 'get',
@@ -113,7 +113,7 @@ export function registerWebhookPaths(registry: OpenAPIRegistry): void {
     summary: 'A message with its attempts',
     security,
     request: { params: IdParam },
-    responses: { 200: json(MessageSchema, 'The message'), ...problemResponses(401, 404, 429) },
+    responses: { 200: json(MessageSchema, 'The message'), ...problemResponses(401, 404, 429, 503) },
   });
   registry.registerPath({
     method: 'post',
@@ -121,6 +121,6 @@ export function registerWebhookPaths(registry: OpenAPIRegistry): void {
     summary: 'Deliver a message again',
     security,
     request: { params: IdParam },
-    responses: { 202: json(MessageSchema, 'Queued'), ...problemResponses(401, 404, 429) },
+    responses: { 202: json(MessageSchema, 'Queued'), ...problemResponses(401, 404, 429, 503) },
   });
 }

@@ -1,5 +1,8 @@
 import { type Pool, ping } from '@imgkit/db';
 import { Router } from 'express';
+import { Problem, sendProblem } from '../problem.ts';
+
+const RETRY = { headers: { 'Retry-After': '5' } };
 
 export function healthRouter(deps: { pool: Pool; isShuttingDown: () => boolean }): Router {
   const router = Router();
@@ -9,14 +12,26 @@ export function healthRouter(deps: { pool: Pool; isShuttingDown: () => boolean }
   // Ready means: not draining, and the database answers within a second.
   router.get('/readyz', async (_req, res) => {
     if (deps.isShuttingDown()) {
-      res.status(503).json({ status: 'shutting_down' });
+      sendProblem(
+        res,
+        new Problem(503, 'shutting_down', 'Service Unavailable', 'This process is draining.', RETRY),
+      );
       return;
     }
     try {
       await withTimeout(ping(deps.pool), 1000);
       res.json({ status: 'ready', database: 'ok' });
     } catch {
-      res.status(503).json({ status: 'unavailable', database: 'unreachable' });
+      sendProblem(
+        res,
+        new Problem(
+          503,
+          'database_unavailable',
+          'Service Unavailable',
+          'The database does not answer.',
+          RETRY,
+        ),
+      );
     }
   });
   return router;

@@ -51,6 +51,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   415: 'Unsupported media type',
   422: 'Idempotency-Key reused with a different body',
   429: 'Rate limited',
+  503: 'A dependency (the database) is unavailable; retry after Retry-After seconds',
 };
 
 export const HttpUrl = z
