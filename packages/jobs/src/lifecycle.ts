@@ -79,6 +79,10 @@ export async function createJob(
       job.accountId,
       'watermark.image_id',
     );
+    // Decoded with no check of its own, a watermark must be an image we have already decoded.
+    if (mark.status !== 'completed') {
+      throw new InputError('watermark.image_id', `must be a completed image (it is ${mark.status})`);
+    }
     params.watermark = { ...params.watermark, image_storage_key: mark.storage_key! };
   }
   const inputKey = 'base64' in input ? await storeInline(deps, input.base64, job) : null;
@@ -120,6 +124,8 @@ const IMAGE_ID = /^img_[0-9A-Za-z]{27}$/;
 async function requireStoredImage(db: Queryable, id: string, accountId: string, field: string) {
   const row = IMAGE_ID.test(id) ? await getImage(db, id, accountId) : undefined;
   if (!row) throw new InputError(field, 'no such image');
+  if (row.status === 'failed')
+    throw new InputError(field, `the image failed (${row.error_code}); it cannot be an input`);
   if (!row.storage_key) throw new ConflictError('image_not_ready', `Image ${id} has no stored original yet.`);
   return row;
 }

@@ -23,7 +23,12 @@ export const CreateJob = named(
       image_id: z.string().optional(),
       url: HttpUrl.optional(),
       image_data: z.string().optional().openapi({ description: 'The image bytes, base64' }),
-      operation: z.enum(OPERATIONS),
+      operation: z.enum(OPERATIONS).openapi({
+        description:
+          'resize (exact width × height) and cover (fill width × height, cropped) need both width and height; ' +
+          'thumbnail (fit inside) needs width or height; convert needs neither. width and height are at most ' +
+          'MAX_OUTPUT_SIDE (default 4096). A watermark image must be a completed image of the account.',
+      }),
       width: z.number().int().min(1).optional(),
       height: z.number().int().min(1).optional(),
       fit: z
@@ -41,6 +46,14 @@ export const CreateJob = named(
     .refine((b) => [b.image_id, b.url, b.image_data].filter((v) => v !== undefined).length === 1, {
       message: 'give exactly one of image_id, url or image_data',
       path: ['image_id'],
+    })
+    .refine((b) => b.operation === 'convert' || b.width !== undefined || b.height !== undefined, {
+      message: 'thumbnail, resize and cover need a width or a height',
+      path: ['width'],
+    })
+    .refine((b) => !(b.operation === 'resize' || b.operation === 'cover') || (b.width && b.height), {
+      message: 'resize and cover need both width and height',
+      path: ['height'],
     }),
 );
 
