@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { runAccounts, runKeys } from './commands/accounts.ts';
 import { runDev } from './commands/dev.ts';
+import { runImport } from './commands/import.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { runSignUrl } from './commands/sign-url.ts';
 import { runTasks } from './commands/tasks.ts';
@@ -17,6 +18,9 @@ const USAGE = `usage: imgkit <command> [options]
   keys revoke KEY_ID
   tasks stats                           task counts by kind and status, oldest ready task age
   tasks retry TASK_ID                   requeue a failed task
+  import <folder|urls.txt> [--wait] [--concurrency N]
+                                        upload a folder (recursively) or a list of URLs through the
+                                        API (IMGKIT_URL, IMGKIT_KEY); re-running skips what was accepted
   sign-url IMAGE_ID [--width N] [--height N] [--fit cover|inside|fill] [--gravity G]
            [--quality Q] [--format jpg|png|webp|avif|gif] [--expires-in SECONDS]
 
@@ -38,6 +42,8 @@ async function main(argv: string[]): Promise<void> {
       quality: { type: 'string' },
       format: { type: 'string' },
       'expires-in': { type: 'string' },
+      wait: { type: 'boolean', default: false },
+      concurrency: { type: 'string' },
     },
   });
   const out: Output = {
@@ -62,6 +68,8 @@ async function main(argv: string[]): Promise<void> {
       return runKeys(out, sub, { account: values.account, name: values.name, id: arg });
     case 'tasks':
       return runTasks(out, sub, arg);
+    case 'import':
+      return runImport(out, sub, { wait: values.wait, concurrency: values.concurrency });
     case 'sign-url':
       return runSignUrl(out, sub, values);
     default:

@@ -29,6 +29,9 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
     security,
     request: {
       headers: idempotencyHeader,
+      query: ImageOptionFields.partial().openapi({
+        description: 'With raw image/* bytes only: the options as query parameters.',
+      }),
       body: {
         content: {
           'application/json': { schema: CreateImageFromUrl },
