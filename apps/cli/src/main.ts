@@ -13,6 +13,8 @@ const USAGE = `usage: imgkit <command> [options]
   migrate                               apply database migrations
   accounts create --name NAME           create an account and its first API key
   accounts list
+  accounts show [ACCOUNT_ID]            an account, its keys and its webhook signing secret
+                                        (default: the development account of DATA_DIR)
   keys create --account ID [--name N]   create an API key (shown once)
   keys list --account ID
   keys revoke KEY_ID
@@ -63,7 +65,7 @@ async function main(argv: string[]): Promise<void> {
     case 'migrate':
       return runMigrate(out);
     case 'accounts':
-      return runAccounts(out, sub, { name: values.name });
+      return runAccounts(out, sub, { name: values.name, id: arg });
     case 'keys':
       return runKeys(out, sub, { account: values.account, name: values.name, id: arg });
     case 'tasks':

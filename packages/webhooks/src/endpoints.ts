@@ -165,3 +165,17 @@ export async function rotateAccountSecret(
   ]);
   return { secret, previous_secret_expires_at: iso(row!.webhook_previous_secret_expires_at) };
 }
+
+const accountSecretSql = sql(
+  'webhooks.account_secret',
+  `UPDATE accounts SET webhook_secret = coalesce(webhook_secret, $2) WHERE id = $1 RETURNING webhook_secret`,
+);
+
+/** The account's default signing secret (made now if the account has none yet). */
+export async function accountWebhookSecret(db: Queryable, accountId: string): Promise<string | undefined> {
+  const row = await queryOne<{ webhook_secret: string }>(db, accountSecretSql, [
+    accountId,
+    generateWebhookSecret(),
+  ]);
+  return row?.webhook_secret;
+}

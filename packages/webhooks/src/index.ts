@@ -16,6 +16,7 @@ export {
   markMessageRetrying,
 } from './delivery-state.ts';
 export {
+  accountWebhookSecret,
   createEndpoint,
   deleteEndpoint,
   type EndpointRow,

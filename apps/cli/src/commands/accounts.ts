@@ -8,13 +8,14 @@ import {
 } from '@imgkit/auth';
 import { withTransaction } from '@imgkit/db';
 import { isId } from '@imgkit/ids';
-import { generateWebhookSecret } from '@imgkit/webhooks';
+import { accountWebhookSecret, generateWebhookSecret } from '@imgkit/webhooks';
 import { CliError, type Output, withDatabase } from '../output.ts';
+import { devAccountId } from './dev.ts';
 
 export async function runAccounts(
   out: Output,
   sub: string | undefined,
-  opts: { name?: string },
+  opts: { name?: string; id?: string },
 ): Promise<void> {
   if (sub === 'create') {
     if (!opts.name) throw new CliError('accounts create needs --name NAME');
@@ -40,7 +41,28 @@ export async function runAccounts(
     });
     return;
   }
-  throw new CliError('usage: imgkit accounts create --name NAME | accounts list');
+  if (sub === 'show') {
+    await withDatabase(async (pool, config) => {
+      const id = opts.id ?? (await devAccountId(config.dataDir));
+      if (!id || !isId('account', id))
+        throw new CliError('usage: imgkit accounts show [acc_…] (default: the development account)');
+      const account = await getAccount(pool, id);
+      if (!account) throw new CliError(`no account ${id}`);
+      const keys = await listApiKeys(pool, id);
+      const webhook_secret = await accountWebhookSecret(pool, id);
+      const active = keys.filter((k) => !k.revoked_at).map((k) => `${k.id} ${k.display_prefix}`);
+      out.print(
+        [
+          `account ${account.id} (${account.name})`,
+          `API keys: ${active.join(', ') || '(none)'} — keys are shown only when made; npx imgkit keys create --account ${id}`,
+          `webhook signing secret: ${webhook_secret}`,
+        ].join('\n'),
+        { account, keys, webhook_secret },
+      );
+    });
+    return;
+  }
+  throw new CliError('usage: imgkit accounts create --name NAME | accounts list | accounts show [acc_…]');
 }
 
 export async function runKeys(

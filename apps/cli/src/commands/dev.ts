@@ -32,7 +32,7 @@ export async function runDev(): Promise<void> {
     say(`starting embedded PostgreSQL in ${path.join(config.dataDir, 'postgres')}`);
   const db = await resolveDatabase(config);
   await migrateDatabase(db.url);
-  const { account, key } = await ensureDevAccount(db.url, config.dataDir, config.secretKey);
+  const { account, key, webhookSecret } = await ensureDevAccount(db.url, config.dataDir, config.secretKey);
 
   const env = { ...process.env, DATABASE_URL: db.url, DATA_DIR: config.dataDir };
   const children: ChildProcess[] = [];
@@ -81,15 +81,15 @@ export async function runDev(): Promise<void> {
   if (key) {
     say(`account: ${account}`);
     say(`API key: ${key}   <- shown only once; keep it`);
+    say(`webhook signing secret: ${webhookSecret}   (npx imgkit accounts show prints it again)`);
   } else {
-    say(`account: ${account}; its development key was shown on first start.`);
-    say(`new key: npx imgkit keys create --account ${account}`);
+    say(
+      `account: ${account}; its API key was shown on first start (npx imgkit accounts show; keys create for a new one)`,
+    );
   }
-  say('try:');
-  say(
-    `  curl -s -X POST ${base}/v1/images -H "Authorization: Bearer ${key ?? '<your key>'}" \\\n` +
-      `         -H "Content-Type: application/json" -d '{"url":"https://upload.wikimedia.org/wikipedia/commons/a/a9/Example.jpg"}'`,
-  );
+  say('quick start (another terminal, in this folder; README.md has the rest):');
+  say(`  export IMGKIT_URL=${base} IMGKIT_KEY=${key ?? '<your key>'}`);
+  say('  npx imgkit import ./test/corpus/camera-exif --wait');
   say('Ctrl-C stops everything.');
 }
 
@@ -114,23 +114,34 @@ function startChild(
   return child;
 }
 
+/** The development account of a DATA_DIR, if `npm start` made one there. */
+export async function devAccountId(dataDir: string): Promise<string | undefined> {
+  try {
+    return (JSON.parse(await readFile(path.join(dataDir, 'dev-account.json'), 'utf8')) as DevAccount)
+      .account_id;
+  } catch {
+    return undefined;
+  }
+}
+
 /** First start creates a development account and key; later starts only remind where it came from. */
 async function ensureDevAccount(url: string, dataDir: string, secretKey: string) {
   const marker = path.join(dataDir, 'dev-account.json');
   if (existsSync(marker)) {
     const saved = JSON.parse(await readFile(marker, 'utf8')) as DevAccount;
-    return { account: saved.account_id, key: undefined };
+    return { account: saved.account_id, key: undefined, webhookSecret: undefined };
   }
   const pool = createPool({ connectionString: url, max: 1 });
   try {
+    const webhookSecret = generateWebhookSecret();
     const { accountId, key, prefix } = await withTransaction(pool, async (tx) => {
-      const account = await createAccount(tx, 'Development', generateWebhookSecret());
+      const account = await createAccount(tx, 'Development', webhookSecret);
       const created = await createApiKey(tx, secretKey, account.id, 'development');
       return { accountId: account.id, key: created.key, prefix: created.record.display_prefix };
     });
     const saved: DevAccount = { account_id: accountId, key_prefix: prefix };
     await writeFile(marker, `${JSON.stringify(saved, null, 2)}\n`);
-    return { account: accountId, key };
+    return { account: accountId, key, webhookSecret };
   } finally {
     await pool.end();
   }
