@@ -107,15 +107,23 @@ export function createApp(deps: AppDeps): Express {
     requireApiKey({ pool: deps.pool, secretKey: deps.secretKey, onError, cacheMs: deps.authCacheMs }),
   );
   app.use('/v1', rateLimit({ pool: deps.pool, perMinute: deps.limits.rateLimitPerMinute }));
-  const keepRawBody = (req: unknown, _res: unknown, buf: Buffer) => {
-    (req as { rawBody?: Buffer }).rawBody = buf;
+  // JSON is UTF-8 (RFC 8259). The raw bytes are kept, without a BOM: passthrough is returned
+  // exactly as sent, and idempotency hashes the body.
+  const keepRawBody = (req: unknown, _res: unknown, buf: Buffer, encoding: string) => {
+    if (!/^utf-?8$/i.test(encoding)) {
+      throw Object.assign(new Error(`send JSON as UTF-8 (got charset ${encoding})`), {
+        status: 415,
+        type: 'charset.unsupported',
+      });
+    }
+    const bom = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+    (req as { rawBody?: Buffer }).rawBody = bom ? buf.subarray(3) : buf;
   };
   // Jobs may carry the image inline (base64), so their JSON limit follows MAX_UPLOAD_BYTES.
   app.use(
     '/v1/jobs',
     express.json({ limit: Math.ceil((deps.limits.uploadBytes * 4) / 3) + 64 * 1024, verify: keepRawBody }),
   );
-  // Keep the raw bytes: passthrough is returned exactly as sent, and idempotency hashes the body.
   app.use('/v1', express.json({ limit: deps.limits.jsonBodyBytes, verify: keepRawBody }));
   app.use(
     imagesRouter({

@@ -50,7 +50,11 @@ async function get(fetcher: SafeFetcher, url: string, limits: DownloadLimits, si
       timeoutMs: limits.timeoutMs,
       signal,
       headers: { accept: 'image/avif,image/webp,image/*,text/html;q=0.5,*/*;q=0.1' },
-      truncate: { contentType: HTML, bytes: limits.htmlHeadBytes },
+      truncate: {
+        contentType: HTML,
+        bytes: limits.htmlHeadBytes,
+        sniff: (head) => sniff(head).kind === 'html',
+      },
     });
   } catch (err) {
     throw fetchFailure(err as FetchError, url);

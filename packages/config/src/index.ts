@@ -119,6 +119,27 @@ export interface Config extends Env {
   readonly urlSigningKey: string;
 }
 
+/** Variables whose values are secrets: an error names them but never prints them. */
+const SECRET = new Set([
+  'SECRET_KEY',
+  'URL_SIGNING_KEY',
+  'URL_SIGNING_OLD_KEYS',
+  'SENTRY_DSN',
+  'S3_ACCESS_KEY_ID',
+  'S3_SECRET_ACCESS_KEY',
+]);
+
+/** How a bad value appears in an error message (which ends up in the journal). */
+function shown(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (SECRET.has(name)) return `a value of ${value.length} characters, not shown`;
+  if (name === 'DATABASE_URL') {
+    // The password (and anything after a user name) stays out of logs.
+    return JSON.stringify(value.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1***@'));
+  }
+  return JSON.stringify(value.slice(0, 200));
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -137,9 +158,9 @@ export function loadConfig(
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue.path[0] ?? 'environment');
-    const got = env[name];
+    const got = shown(name, env[name]);
     throw new ConfigError(
-      `invalid configuration: ${name} ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`,
+      `invalid configuration: ${name} ${issue.message}${got === undefined ? '' : ` (got ${got})`}`,
     );
   }
   const e = parsed.data;

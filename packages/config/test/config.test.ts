@@ -43,3 +43,20 @@ test('S3 storage needs a bucket, and is refused clearly while its driver does no
   assert.throws(() => loadConfig({ STORAGE: 's3' }, secrets), /S3_BUCKET/);
   assert.throws(() => loadConfig({ STORAGE: 's3', S3_BUCKET: 'b' }, secrets), /not available/);
 });
+
+test('an invalid secret is named but its value never printed (the message goes to the journal)', () => {
+  const cases: [Record<string, string>, string, string][] = [
+    [{ SECRET_KEY: 'short-but-secret-value' }, 'SECRET_KEY', 'short-but-secret-value'],
+    [{ URL_SIGNING_KEY: 'hunter2-signing' }, 'URL_SIGNING_KEY', 'hunter2-signing'],
+    [{ SENTRY_DSN: 'not a url but secret-token' }, 'SENTRY_DSN', 'secret-token'],
+    [{ URL_SIGNING_OLD_KEYS: 'a=tooshort-secret' }, 'URL_SIGNING_OLD_KEYS', 'tooshort-secret'],
+    [{ DATABASE_URL: 'mysql://admin:s3cr3t-pw@db/x' }, 'DATABASE_URL', 's3cr3t-pw'],
+  ];
+  for (const [env, name, secret] of cases) {
+    assert.throws(
+      () => loadConfig(env, secrets),
+      (err: Error) => err.message.includes(name) && !err.message.includes(secret),
+      name,
+    );
+  }
+});

@@ -27,8 +27,12 @@ export interface FetchOptions {
   body?: string | Buffer;
   /** Bytes above this fail with `too_large`, however the sender declares its length. */
   maxBytes: number;
-  /** For responses whose Content-Type matches `truncate.contentType`, read at most `bytes` and stop quietly. */
-  truncate?: { contentType: RegExp; bytes: number };
+  /**
+   * For responses whose Content-Type matches `truncate.contentType` — or whose first bytes
+   * `truncate.sniff` recognises, whatever the Content-Type says — read at most `bytes` and
+   * stop quietly.
+   */
+  truncate?: { contentType: RegExp; bytes: number; sniff?: (head: Buffer) => boolean };
   /** Whole request: connect, headers and body. */
   timeoutMs: number;
   headersTimeoutMs?: number;
@@ -46,6 +50,8 @@ export interface SafeResponse {
   url: string;
   redirects: string[];
 }
+
+const SNIFF_BYTES = 1024;
 
 export const DEFAULT_USER_AGENT = 'imgkit/0.1 (+https://github.com/imgkit/imgkit; image fetcher)';
 
@@ -171,7 +177,7 @@ export class SafeFetcher {
     } catch (err) {
       throw toFetchError(
         signal.aborted && !signal.reason?.name?.includes('Timeout') ? signal.reason : err,
-        `GET ${url.host}`,
+        `${opts.method ?? 'GET'} ${url.host}`,
       );
     }
     const headers: Record<string, string> = {};
@@ -179,7 +185,9 @@ export class SafeFetcher {
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     }
     const type = headers['content-type'] ?? '';
-    const truncateAt = opts.truncate?.contentType.test(type) ? opts.truncate.bytes : undefined;
+    let truncateAt = opts.truncate?.contentType.test(type) ? opts.truncate.bytes : undefined;
+    // Content-Type is a claim, not a fact: the first KiB decides too.
+    let sniffed = !opts.truncate?.sniff;
     const declared = Number(headers['content-length']);
     if (truncateAt === undefined && Number.isFinite(declared) && declared > opts.maxBytes) {
       res.body.destroy();
@@ -194,6 +202,15 @@ export class SafeFetcher {
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         size += chunk.length;
+        if (!sniffed && (size >= SNIFF_BYTES || truncateAt !== undefined)) {
+          sniffed = true;
+          if (
+            truncateAt === undefined &&
+            opts.truncate?.sniff?.(Buffer.concat([...chunks, chunk]).subarray(0, SNIFF_BYTES))
+          ) {
+            truncateAt = opts.truncate.bytes;
+          }
+        }
         if (truncateAt !== undefined && size >= truncateAt) {
           chunks.push(chunk.subarray(0, chunk.length - (size - truncateAt)));
           truncated = true;

@@ -99,10 +99,10 @@ export async function transformImage(
     .timeout({ seconds: timeoutSeconds(limits) })
     .autoOrient()
     .toColourspace('srgb');
-  img = applyGeometry(img, spec);
-  if (spec.keepMetadata) img = img.keepMetadata();
   try {
-    if (spec.watermark) img = await applyWatermark(img, spec.watermark);
+    img = applyGeometry(img, spec);
+    if (spec.keepMetadata) img = img.keepMetadata();
+    if (spec.watermark) img = await applyWatermark(img, spec.watermark, limits);
     img = encode(img, format, spec.quality);
     const { data, info } = await img.toBuffer({ resolveWithObject: true });
     const height = animated && info.pageHeight ? info.pageHeight : info.height;
@@ -138,6 +138,12 @@ function checkOutputSize(spec: TransformSpec, maxSide: number): void {
     if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > maxSide)) {
       throw new MediaError('output_too_large', `${name} must be an integer from 1 to ${maxSide}`);
     }
+  }
+  if (spec.gravity !== undefined && !(GRAVITIES as readonly string[]).includes(spec.gravity)) {
+    throw new MediaError(
+      'invalid_transform',
+      `unknown gravity ${JSON.stringify(String(spec.gravity).slice(0, 20))}`,
+    );
   }
   if (spec.operation !== 'convert' && spec.width === undefined && spec.height === undefined) {
     throw new MediaError('invalid_transform', `${spec.operation} needs a width or a height`);
@@ -181,15 +187,16 @@ function encode(img: Sharp, format: OutputFormat, quality?: number): Sharp {
 }
 
 /** Composites the watermark over the already-resized image (rendered once to know its size). */
-async function applyWatermark(img: Sharp, wm: Watermark): Promise<Sharp> {
+/** The watermark image is decoded under the same pixel limit and timeout as the input. */
+async function applyWatermark(img: Sharp, wm: Watermark, limits: TransformLimits): Promise<Sharp> {
   const base = await img.png().toBuffer({ resolveWithObject: true });
   const { width, height } = base.info;
   const targetWidth = Math.max(1, Math.round(width * (wm.scale ?? 0.25)));
   let overlay: Sharp;
   if (wm.image) {
-    overlay = sharp(wm.image, { failOn: 'none', limitInputPixels: 50_000_000 }).resize({
-      width: targetWidth,
-    });
+    overlay = sharp(wm.image, { failOn: 'none', limitInputPixels: limits.maxInputPixels })
+      .timeout({ seconds: timeoutSeconds(limits) })
+      .resize({ width: targetWidth });
   } else if (wm.text) {
     const escaped = wm.text.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!);
     overlay = sharp({

@@ -119,6 +119,16 @@ export async function cancelTasksForSubject(db: Queryable, subjectId: string): P
   await query(db, cancelForSubject, [subjectId]);
 }
 
+const cancelForSubjects = sql(
+  'tasks.cancel_for_subjects',
+  `DELETE FROM tasks WHERE subject_id = ANY($1::text[]) AND status = 'pending'`,
+);
+
+/** Pending tasks of these rows are deleted (running ones finish; their handlers see the row's state). */
+export async function cancelTasksForSubjects(db: Queryable, subjectIds: string[]): Promise<void> {
+  if (subjectIds.length > 0) await query(db, cancelForSubjects, [subjectIds]);
+}
+
 export interface TaskStat {
   kind: string;
   status: string;
@@ -136,6 +146,21 @@ const stats = sql(
 
 export async function taskStats(db: Queryable): Promise<TaskStat[]> {
   return query<TaskStat>(db, stats);
+}
+
+// Unfinished tasks only: the partial indexes on pending and running rows answer it without
+// reading the (much larger) history of finished tasks, so a scrape stays cheap.
+const depthSql = sql(
+  'tasks.depth',
+  `SELECT kind, status, count(*)::int AS count,
+          extract(epoch FROM now() - min(run_at) FILTER (WHERE status = 'pending' AND run_at <= now()))::float8
+            AS oldest_ready_age_seconds
+   FROM tasks WHERE status IN ('pending', 'running') GROUP BY kind, status ORDER BY kind, status`,
+);
+
+/** Pending and running tasks by kind, with the age of the oldest ready one (for /metrics). */
+export async function queueDepth(db: Queryable): Promise<TaskStat[]> {
+  return query<TaskStat>(db, depthSql);
 }
 
 const requeue = sql(

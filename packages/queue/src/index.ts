@@ -3,10 +3,12 @@ export { CHANNEL } from './channel.ts';
 export { isConnectionError } from './db-retry.ts';
 export {
   cancelTasksForSubject,
+  cancelTasksForSubjects,
   type EnqueueOptions,
   enqueue,
   insertWithTask,
   type NotifyPolicy,
+  queueDepth,
   requeueFailedTask,
   type TaskStat,
   taskStats,

@@ -5,7 +5,7 @@ import { generateWebhookSecret, signatureHeader } from './signing.ts';
 
 const messageForDeliverySql = sql(
   'webhooks.message_for_delivery',
-  `SELECT m.id, m.account_id, m.endpoint_id, m.url, m.payload, m.status,
+  `SELECT m.id, m.account_id, m.endpoint_id, m.to_endpoint, m.url, m.payload, m.status,
           e.enabled AS endpoint_enabled, e.url AS endpoint_url,
           coalesce(e.secret, a.webhook_secret) AS secret,
           CASE WHEN e.id IS NOT NULL THEN
@@ -32,6 +32,8 @@ export interface MessageForDelivery {
   id: string;
   account_id: string;
   endpoint_id: string | null;
+  /** Addressed to an endpoint; with endpoint_id null, that endpoint was deleted. */
+  to_endpoint: boolean;
   url: string;
   payload: string;
   status: string;
@@ -83,6 +85,7 @@ export async function sendSigned(
       body: msg.payload,
       headers: {
         'content-type': 'application/json',
+        'user-agent': 'imgkit-webhooks/0.1 (+https://www.standardwebhooks.com/)',
         'webhook-id': msg.id,
         'webhook-timestamp': String(timestamp),
         'webhook-signature': signatureHeader(secrets, msg.id, timestamp, msg.payload),

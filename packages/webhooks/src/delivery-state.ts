@@ -2,9 +2,13 @@ import { type Queryable, query, queryOne, sql } from '@imgkit/db';
 
 /** What a delivery attempt changes about its message and its endpoint. */
 
+// A message's attempts are the attempts logged for it, across redeliveries ($2, the task's own
+// attempt number, restarts at 1 when a message is delivered again).
+const ATTEMPTS = `greatest($2::int, (SELECT count(*)::int FROM webhook_attempts a WHERE a.message_id = webhook_messages.id))`;
+
 const markDeliveredSql = sql(
   'webhooks.mark_delivered',
-  `UPDATE webhook_messages SET status = 'delivered', attempts = $2, delivered_at = now(), last_error = NULL,
+  `UPDATE webhook_messages SET status = 'delivered', attempts = ${ATTEMPTS}, delivered_at = now(), last_error = NULL,
      next_attempt_at = NULL, updated_at = now()
    WHERE id = $1`,
 );
@@ -26,7 +30,7 @@ export async function markDelivered(
 
 const markRetryingSql = sql(
   'webhooks.mark_retrying',
-  `UPDATE webhook_messages SET status = 'pending', attempts = $2, last_error = $3, next_attempt_at = $4,
+  `UPDATE webhook_messages SET status = 'pending', attempts = ${ATTEMPTS}, last_error = $3, next_attempt_at = $4,
      updated_at = now()
    WHERE id = $1`,
 );
@@ -41,7 +45,7 @@ export async function markMessageRetrying(
 
 const markFailedSql = sql(
   'webhooks.mark_failed',
-  `UPDATE webhook_messages SET status = 'failed', attempts = $2, last_error = $3, next_attempt_at = NULL,
+  `UPDATE webhook_messages SET status = 'failed', attempts = ${ATTEMPTS}, last_error = $3, next_attempt_at = NULL,
      updated_at = now()
    WHERE id = $1`,
 );

@@ -1,5 +1,6 @@
-import { type Queryable, query, queryOne, sql } from '@imgkit/db';
+import { type Pool, type Queryable, query, queryOne, sql, withTransaction } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
+import { cancelTasksForSubjects } from '@imgkit/queue';
 import { generateWebhookSecret } from './signing.ts';
 
 export interface EndpointRow {

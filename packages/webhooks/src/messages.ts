@@ -131,23 +131,27 @@ export async function getMessage(
 const resetSql = sql(
   'webhooks.reset_message',
   `UPDATE webhook_messages SET status = 'pending', next_attempt_at = now(), updated_at = now()
-   WHERE id = $1 AND account_id = $2 RETURNING id`,
+   WHERE id = $1 AND account_id = $2 AND NOT (to_endpoint AND endpoint_id IS NULL) RETURNING id`,
+);
+const existsSql = sql(
+  'webhooks.message_exists',
+  'SELECT id FROM webhook_messages WHERE id = $1 AND account_id = $2',
 );
 
 /**
  * Delivers a message again: a fresh delivery with a fresh attempt budget; a delivery
- * already queued is not doubled. False when there is no such message.
+ * already queued is not doubled. A message for a deleted endpoint is never sent again.
  */
 export async function redeliverMessage(
   pool: Pool,
   id: string,
   accountId: string,
   maxAttempts: number,
-): Promise<boolean> {
+): Promise<'queued' | 'not_found' | 'endpoint_deleted'> {
   return withTransaction(pool, async (tx) => {
     const row = await queryOne(tx, resetSql, [id, accountId]);
-    if (!row) return false;
+    if (!row) return (await queryOne(tx, existsSql, [id, accountId])) ? 'endpoint_deleted' : 'not_found';
     await enqueueDelivery(tx, id, maxAttempts);
-    return true;
+    return 'queued';
   });
 }

@@ -69,8 +69,8 @@ export async function enqueueDelivery(tx: Queryable, messageId: string, maxAttem
 
 const insertMessageSql = sql(
   'webhooks.insert_message',
-  `INSERT INTO webhook_messages (id, account_id, endpoint_id, url, event_type, image_id, job_id, payload)
-   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  `INSERT INTO webhook_messages (id, account_id, endpoint_id, to_endpoint, url, event_type, image_id, job_id, payload)
+   VALUES ($1, $2, $3::text, $3::text IS NOT NULL, $4, $5, $6, $7, $8)`,
 );
 
 async function insertMessage(

@@ -1,6 +1,6 @@
 import type { Pool } from '@imgkit/db';
 import { gauge, type Registry } from '@imgkit/metrics';
-import { taskStats } from '@imgkit/queue';
+import { queueDepth } from '@imgkit/queue';
 import { Router } from 'express';
 
 /**
@@ -12,11 +12,11 @@ import { Router } from 'express';
 export function metricsRouter(deps: { pool: Pool; registry: Registry }): Router {
   const router = Router();
   router.get('/metrics', async (_req, res) => {
-    const rows = await taskStats(deps.pool);
+    const rows = await queueDepth(deps.pool);
     const extra = [
       gauge(
         'imgkit_tasks',
-        'Tasks by kind and status',
+        'Unfinished tasks by kind and status (pending, running); finished ones are counted by each worker',
         rows.map((r) => ({ labels: { kind: r.kind, status: r.status }, value: r.count })),
       ),
       gauge(

@@ -76,7 +76,13 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
     const id = renderingId(image.checksum, options, format);
     const etag = `"${id}"`;
     res.setHeader('ETag', etag);
-    res.setHeader('Cache-Control', IMMUTABLE);
+    // An expiring URL may be cached only until it expires; a permanent one for good.
+    res.setHeader(
+      'Cache-Control',
+      options.expires === undefined
+        ? IMMUTABLE
+        : `public, max-age=${Math.max(0, options.expires - Math.floor(Date.now() / 1000))}`,
+    );
     if (req.get('If-None-Match') === etag) {
       res.status(304).end();
       return;

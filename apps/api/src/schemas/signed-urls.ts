@@ -1,3 +1,4 @@
+import { GRAVITIES } from '@imgkit/media';
 import { EXTENSIONS } from '@imgkit/urls';
 import { named, z } from './zod.ts';
 
@@ -5,10 +6,7 @@ const UrlRequest = z.strictObject({
   width: z.number().int().min(1).optional(),
   height: z.number().int().min(1).optional(),
   fit: z.enum(['cover', 'inside', 'fill']).optional(),
-  gravity: z
-    .string()
-    .regex(/^[a-z]{1,16}$/)
-    .optional(),
+  gravity: z.enum(GRAVITIES).optional(),
   quality: z.number().int().min(1).max(100).optional(),
   format: z.enum(Object.keys(EXTENSIONS) as [string, ...string[]]).default('jpg'),
   expires_in: z

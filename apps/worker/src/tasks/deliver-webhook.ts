@@ -32,6 +32,9 @@ export function deliverWebhookTask(deps: TaskDeps, settings: TaskSettings): Task
     async handler({ message_id: id }, ctx) {
       const msg = await loadMessageForDelivery(pool, id);
       if (!msg || msg.status === 'delivered') return;
+      if (msg.to_endpoint && msg.endpoint_id === null) {
+        throw permanentError('endpoint_deleted', 'the webhook endpoint was deleted');
+      }
       if (msg.endpoint_id && msg.endpoint_enabled === false) {
         throw permanentError('endpoint_disabled', 'the webhook endpoint is disabled');
       }

@@ -43,8 +43,14 @@ export function messageRoutes(deps: WebhooksRouteDeps): Router {
     const id = String(req.params.id);
     const { accountId } = principalOf(res);
     if (!isId('webhookMessage', id)) throw problems.notFound();
-    if (!(await redeliverMessage(deps.pool, id, accountId, deps.deliveryMaxAttempts)))
-      throw problems.notFound();
+    const outcome = await redeliverMessage(deps.pool, id, accountId, deps.deliveryMaxAttempts);
+    if (outcome === 'not_found') throw problems.notFound();
+    if (outcome === 'endpoint_deleted') {
+      throw problems.conflict(
+        'endpoint_deleted',
+        'The message was for a webhook endpoint that has been deleted.',
+      );
+    }
     res.status(202).json(await getMessage(deps.pool, id, accountId));
   });
 
