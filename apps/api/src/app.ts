@@ -3,6 +3,7 @@ import type { Logger } from '@imgkit/log';
 import type { Rendered, TransformSpec } from '@imgkit/media';
 import { Registry } from '@imgkit/metrics';
 import { Notifier } from '@imgkit/queue';
+import { reportError } from '@imgkit/runtime';
 import type { BlobStore, DiskCache } from '@imgkit/storage';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
@@ -101,7 +102,10 @@ export function createApp(deps: AppDeps): Express {
   // Signed image URLs carry their own authorisation (the signature), not an API key.
   if (signed) app.use(signed.publicRouter);
 
-  const onError = (err: unknown) => deps.logger.error({ err }, 'unexpected error');
+  const onError = (err: unknown) => {
+    deps.logger.error({ err }, 'unexpected error');
+    reportError(err);
+  };
   app.use(
     '/v1',
     requireApiKey({ pool: deps.pool, secretKey: deps.secretKey, onError, cacheMs: deps.authCacheMs }),

@@ -24,13 +24,16 @@ async function main() {
     applicationName: 'imgkit-api',
     onError: (err) => logger.warn({ err }, 'idle database client error'),
   });
+  const storage = new LocalBlobStore(path.join(config.dataDir, 'blobs'));
+  // Temp files of writes that a killed process never finished.
+  await storage.sweepTemp();
   const cache = new DiskCache(path.join(config.dataDir, 'cache'), config.CACHE_MAX_BYTES);
   await cache.init();
   let shuttingDown = false;
   const limits = mediaLimits(config);
   const app = createApp({
     pool,
-    storage: new LocalBlobStore(path.join(config.dataDir, 'blobs')),
+    storage,
     logger,
     secretKey: config.secretKey,
     limits: {

@@ -59,6 +59,16 @@ export async function receiveMultipart(
     });
     parser.on('error', reject);
     parser.on('close', resolve);
+    // A client that disconnects mid-body never ends the request: stop the parser (and so the
+    // file stream into the store) instead of waiting for bytes that will not come.
+    req.once('close', () => {
+      if (!(req as Readable & { complete?: boolean }).complete) {
+        const aborted = problems.badRequest('upload_aborted', 'The client closed the connection mid-upload.');
+        failure ??= aborted;
+        parser.destroy(aborted);
+        reject(aborted);
+      }
+    });
   });
   req.pipe(parser);
   try {
@@ -78,12 +88,19 @@ export async function receiveMultipart(
 
 /** Streams a raw `image/*` body into the blob store. */
 export async function receiveRawBody(req: Readable, store: BlobStore, key: string, maxBytes: number) {
+  // A client that disconnects mid-body: fail the write (its temp file is removed) rather than wait.
+  const onClose = () => {
+    if (!(req as Readable & { complete?: boolean }).complete) req.destroy(new Error('upload aborted'));
+  };
+  req.once('close', onClose);
   try {
     return await store.put(key, req, { maxBytes });
   } catch (err) {
     await store.delete(key).catch(() => undefined);
     if (err instanceof BlobTooLargeError) throw problems.payloadTooLarge(maxBytes);
     throw err;
+  } finally {
+    req.removeListener('close', onClose);
   }
 }
 

@@ -4,9 +4,16 @@ import { createPool } from '@imgkit/db';
 import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
 import { Registry } from '@imgkit/metrics';
-import { Worker } from '@imgkit/queue';
-import { loadConfigOrExit, migrateDatabase, onShutdownSignal, resolveDatabase } from '@imgkit/runtime';
+import { TaskError, Worker } from '@imgkit/queue';
+import {
+  loadConfigOrExit,
+  migrateDatabase,
+  onShutdownSignal,
+  reportError,
+  resolveDatabase,
+} from '@imgkit/runtime';
 import { LocalBlobStore } from '@imgkit/storage';
+import { startHousekeeping } from './housekeeping.ts';
 import { taskSettings } from './settings.ts';
 import { taskKinds } from './tasks/index.ts';
 
@@ -21,6 +28,9 @@ async function main() {
     applicationName: 'imgkit-worker',
     onError: (err) => logger.warn({ err }, 'idle database client error'),
   });
+  const storage = new LocalBlobStore(path.join(config.dataDir, 'blobs'));
+  // Temp files of writes that a killed process never finished.
+  await storage.sweepTemp();
   const registry = new Registry();
   const taskOutcomes = registry.counter(
     'imgkit_tasks_finished_total',
@@ -41,7 +51,7 @@ async function main() {
     kinds: taskKinds(
       {
         pool,
-        storage: new LocalBlobStore(path.join(config.dataDir, 'blobs')),
+        storage,
         fetcher,
         observeStage: (stage, seconds) => stageDuration.observe({ stage }, seconds),
       },
@@ -52,17 +62,30 @@ async function main() {
     leaseMs: config.WORKER_LEASE_MS,
     retentionMs: config.TASK_RETENTION_HOURS * 3600_000,
     logger,
+    // A task that fails for good, or with an unexpected error, is worth a report; expected
+    // retryable outcomes (a 503 from a source) are not.
+    onTaskError: (task, err, outcome) => {
+      if (outcome === 'failed' || !(err instanceof TaskError)) {
+        reportError(err, { task: task.id, kind: task.kind, attempt: task.attempts, outcome });
+      }
+    },
     onTaskFinished: (task, outcome, ms) => {
       taskOutcomes.inc({ kind: task.kind, outcome });
       taskDuration.observe({ kind: task.kind, outcome }, ms / 1000);
     },
   });
   await worker.start();
+  const housekeeping = startHousekeeping({
+    pool,
+    logger,
+    webhookLogRetentionMs: config.WEBHOOK_LOG_RETENTION_HOURS * 3600_000,
+  });
   const metricsServer = config.METRICS_HOST ? serveMetrics(config.METRICS_HOST, registry) : undefined;
   logger.info({ concurrency: config.WORKER_CONCURRENCY, listen: config.WORKER_LISTEN }, 'worker started');
   process.send?.({ type: 'ready' });
 
   const shutdown = async () => {
+    housekeeping.stop();
     await worker.stop(config.WORKER_SHUTDOWN_TIMEOUT_MS);
     metricsServer?.close();
     await fetcher.close();

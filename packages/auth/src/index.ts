@@ -1,3 +1,3 @@
 export * from './accounts.ts';
 export * from './keys.ts';
-export { countRequest } from './rate-limit.ts';
+export { countRequest, pruneRateWindows } from './rate-limit.ts';

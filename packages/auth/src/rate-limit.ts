@@ -18,3 +18,14 @@ export async function countRequest(
   const row = await queryOne<{ count: number; reset_seconds: number }>(db, hitSql, [keyId]);
   return { count: row!.count, resetSeconds: Math.max(1, row!.reset_seconds) };
 }
+
+const pruneSql = sql(
+  'rate_limit.prune',
+  `DELETE FROM rate_limit_windows WHERE window_start < date_trunc('minute', now()) - interval '1 minute'`,
+);
+
+/** Windows that ended are never read again. */
+export async function pruneRateWindows(db: Queryable): Promise<number> {
+  const r = await db.query({ name: pruneSql.name, text: pruneSql.text });
+  return r.rowCount ?? 0;
+}

@@ -2124,7 +2124,8 @@ export interface components {
                 height?: number;
                 /** @enum {string} */
                 fit?: "cover" | "inside" | "fill";
-                gravity?: string;
+                /** @enum {string} */
+                gravity?: "centre" | "north" | "northeast" | "east" | "southeast" | "south" | "southwest" | "west" | "northwest" | "attention" | "entropy";
                 quality?: number;
                 /**
                  * @default jpg

@@ -97,6 +97,7 @@ export const envSchema = z.object({
     .min(0)
     .max(24 * 30)
     .default(24),
+  WEBHOOK_LOG_RETENTION_HOURS: int(1, 24 * 3650).default(24 * 30),
   WEBHOOK_DISABLE_AFTER_HOURS: z.coerce
     .number()
     .min(0)

@@ -18,6 +18,34 @@ const expireSql = sql(
   'idempotency.expire',
   `DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'`,
 );
+// A claim whose request never stored a response (the api process died mid-request) is
+// abandoned after IN_FLIGHT_SECONDS; the next request with the key takes it over instead of
+// answering 409 for the rest of the day.
+const IN_FLIGHT_SECONDS = 300;
+const takeOverSql = sql(
+  'idempotency.take_over',
+  `UPDATE idempotency_keys SET request_hash = $3, created_at = now()
+   WHERE account_id = $1 AND key = $2 AND response_status IS NULL
+     AND created_at < now() - make_interval(secs => ${IN_FLIGHT_SECONDS})
+   RETURNING key`,
+);
+const pruneSql = sql(
+  'idempotency.prune',
+  `DELETE FROM idempotency_keys WHERE ctid IN (
+     SELECT ctid FROM idempotency_keys WHERE created_at < now() - interval '24 hours' LIMIT 1000
+   )`,
+);
+
+/** Deletes keys older than their 24 hours, in batches; returns how many. */
+export async function pruneIdempotencyKeys(db: Queryable): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const r = await db.query({ name: pruneSql.name, text: pruneSql.text });
+    total += r.rowCount ?? 0;
+    if ((r.rowCount ?? 0) < 1000) return total;
+  }
+}
+
 const getSql = sql(
   'idempotency.get',
   `SELECT request_hash, response_status, response_headers, response_body
@@ -75,6 +103,7 @@ async function claim(pool: Pool, scope: IdempotencyScope): Promise<Claim> {
   const { accountId, key, requestHash: hash } = scope;
   await query(pool, expireSql, [accountId, key]);
   if (await queryOne(pool, claimSql, [accountId, key, hash])) return { kind: 'new' };
+  if (await queryOne(pool, takeOverSql, [accountId, key, hash])) return { kind: 'new' };
   const row = await queryOne<{
     request_hash: string;
     response_status: number | null;

@@ -4,6 +4,7 @@ export {
   type IdempotencyScope,
   idempotentCreate,
   isValidIdempotencyKey,
+  pruneIdempotencyKeys,
   requestHash,
   type StoredResponse,
 } from './idempotency.ts';

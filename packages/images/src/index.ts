@@ -10,6 +10,7 @@ export {
   markRetrying,
   type NewImage,
   recordOriginal,
+  reopenImage,
   startProcessing,
 } from './lifecycle.ts';
 export { PROCESS_IMAGE, type ProcessImagePayload } from './process-image-kind.ts';

@@ -6,6 +6,7 @@ import {
   type ErrorInfo,
   markFailed,
   markRetrying as markItemRetrying,
+  reopen,
   startAttempt,
 } from '@imgkit/lifecycle';
 import { enqueue, insertWithTask, type Notifier } from '@imgkit/queue';
@@ -194,14 +195,17 @@ export interface Announce {
   webhookAttempts: number;
 }
 
-/** Inside the caller's transaction: the final facts and the image.completed webhooks (outbox). */
+/**
+ * Inside the caller's transaction: the final facts and the image.completed webhooks (outbox).
+ * False when the image was deleted meanwhile: the caller removes what it wrote for it.
+ */
 export async function completeImage(
   tx: Queryable,
   id: string,
   facts: ImageFacts,
   variants: Record<string, unknown>,
   o: Announce,
-): Promise<void> {
+): Promise<boolean> {
   const row = await queryOne<ImageRow>(tx, completeSql, [
     id,
     facts.mime,
@@ -219,7 +223,9 @@ export async function completeImage(
     facts.placeholder,
     variants,
   ]);
-  if (row) await announce(tx, row, 'image.completed', o);
+  if (!row) return false;
+  await announce(tx, row, 'image.completed', o);
+  return true;
 }
 
 /** Inside the transaction that fails the task: the error and the image.failed webhooks. */
@@ -251,4 +257,9 @@ async function announce(tx: Queryable, row: ImageRow, type: EventType, o: Announ
     },
     o.webhookAttempts,
   );
+}
+
+/** A failed image back to pending, for an operator's `imgkit tasks retry`. */
+export function reopenImage(tx: Queryable, id: string): Promise<boolean> {
+  return reopen(tx, IMAGE_TRANSITIONS, id);
 }

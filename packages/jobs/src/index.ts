@@ -9,6 +9,7 @@ export {
   markJobRetrying,
   type NewJob,
   recordJobInput,
+  reopenJob,
   startJob,
 } from './lifecycle.ts';
 export { RENDER_JOB, type RenderJobPayload } from './render-job-kind.ts';

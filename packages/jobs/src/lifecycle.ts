@@ -3,7 +3,14 @@ import { ConflictError, InputError, TooLargeError } from '@imgkit/errors';
 import { checkPublicUrl } from '@imgkit/fetch';
 import { type IdempotencyScope, idempotentCreate, type StoredResponse } from '@imgkit/idempotency';
 import { getImage } from '@imgkit/images';
-import { type ErrorInfo, markFailed, markRetrying, startAttempt, transitions } from '@imgkit/lifecycle';
+import {
+  type ErrorInfo,
+  markFailed,
+  markRetrying,
+  reopen,
+  startAttempt,
+  transitions,
+} from '@imgkit/lifecycle';
 import { enqueue } from '@imgkit/queue';
 import type { BlobStore } from '@imgkit/storage';
 import { type EventType, recordEvent } from '@imgkit/webhooks';
@@ -228,4 +235,9 @@ async function announce(tx: Queryable, job: JobRow, type: EventType, webhookAtte
     { accountId: job.account_id, type, dataJson: jobJson(job), jobId: job.id, webhookUrl: job.webhook_url },
     webhookAttempts,
   );
+}
+
+/** A failed job back to pending, for an operator's `imgkit tasks retry`. */
+export function reopenJob(tx: Queryable, id: string): Promise<boolean> {
+  return reopen(tx, JOB_TRANSITIONS, id);
 }

@@ -23,6 +23,7 @@ export interface WorkItemRow {
 
 export interface Transitions {
   get: NamedQuery;
+  reopen: NamedQuery;
   markProcessing: NamedQuery;
   retrying: NamedQuery;
   fail: NamedQuery;
@@ -37,6 +38,11 @@ export interface ErrorInfo {
 export function transitions(table: 'images' | 'jobs', columns: string): Transitions {
   return {
     get: sql(`${table}.get_by_id`, `SELECT ${columns} FROM ${table} WHERE id = $1`),
+    reopen: sql(
+      `${table}.reopen`,
+      `UPDATE ${table} SET status = 'pending', error_code = NULL, error_message = NULL, updated_at = now()
+       WHERE id = $1 AND status = 'failed' RETURNING id`,
+    ),
     markProcessing: sql(
       `${table}.mark_processing`,
       `UPDATE ${table} SET status = 'processing', attempts = $2, updated_at = now()
@@ -91,4 +97,9 @@ export function markFailed<R extends WorkItemRow>(
   attempts: number,
 ): Promise<R | undefined> {
   return queryOne<R>(tx, t.fail, [id, error.code, error.message, attempts]);
+}
+
+/** A failed item back to pending, so a requeued task works on it again (operator retry). */
+export async function reopen(tx: Queryable, t: Transitions, id: string): Promise<boolean> {
+  return (await query(tx, t.reopen, [id])).length > 0;
 }

@@ -34,6 +34,8 @@ export async function runTask(
     random: () => number;
     /** True once the worker is stopping (an abort then means "hand back", not "failed"). */
     stopping: () => boolean;
+    /** Told of every error a handler ends with (for error reporting). */
+    onError?: (task: ClaimedTask, err: unknown, outcome: 'retry' | 'failed') => void;
   },
 ): Promise<Outcome> {
   const { task, controller } = entry;
@@ -87,7 +89,9 @@ export async function runTask(
     }
     const record = toErrorRecord(err);
     const error = { code: record.code, message: record.message };
-    if (record.permanent || task.attempts >= task.max_attempts) {
+    const final = record.permanent || task.attempts >= task.max_attempts;
+    deps.onError?.(task, err, final ? 'failed' : 'retry');
+    if (final) {
       log.warn({ error, permanent: record.permanent }, 'task failed');
       await deps.outcomes.fail(def, task, error, log);
       return 'failed';

@@ -24,6 +24,8 @@ export interface WorkerOptions {
   /** Injected in tests to make backoff deterministic. */
   random?: () => number;
   onTaskFinished?: (task: ClaimedTask, outcome: Outcome, ms: number) => void;
+  /** Every error a handler ends with, and what became of the task (for error reporting). */
+  onTaskError?: (task: ClaimedTask, err: unknown, outcome: 'retry' | 'failed') => void;
 }
 
 /**
@@ -143,6 +145,7 @@ export class Worker {
       log,
       random: this.opts.random ?? Math.random,
       stopping: () => this.stopping,
+      onError: this.opts.onTaskError,
     });
     const ms = Math.round(performance.now() - started);
     log.info({ outcome, ms }, 'task finished');

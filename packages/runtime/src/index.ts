@@ -1,5 +1,6 @@
 export { mediaLimits } from './deps.ts';
 export { ALL_MIGRATIONS, APP_MIGRATIONS, migrateDatabase } from './migrations.ts';
+export { reportError } from './report.ts';
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

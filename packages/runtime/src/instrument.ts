@@ -2,8 +2,12 @@
 // does something when SENTRY_DSN is set. Reads the environment directly because it runs
 // before main(): this is the one exception to "config is parsed once in main()".
 import * as Sentry from '@sentry/node';
+import { REPORTER } from './report.ts';
 
 const dsn = process.env.SENTRY_DSN;
 if (dsn) {
   Sentry.init({ dsn, environment: process.env.NODE_ENV ?? 'development' });
+  // reportError() (the api's error handler, the worker's failed tasks) finds it here.
+  (globalThis as Record<symbol, unknown>)[REPORTER] = (err: unknown, extra: Record<string, unknown>) =>
+    Sentry.captureException(err, { extra });
 }

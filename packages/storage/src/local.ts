@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -87,6 +87,24 @@ export class LocalBlobStore implements BlobStore {
       throw new Error(`invalid blob key: ${key}`);
     }
     return path.join(this.root, key);
+  }
+
+  /**
+   * Removes temp files older than `maxAgeMs`: what a process killed mid-write (SIGKILL, OOM)
+   * left behind. Called at start by the api and the worker; a live write is never that old.
+   */
+  async sweepTemp(maxAgeMs = 3600_000): Promise<number> {
+    const dir = path.join(this.root, '.tmp');
+    let removed = 0;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const file = path.join(dir, name);
+      const s = await stat(file).catch(() => undefined);
+      if (s && Date.now() - s.mtimeMs > maxAgeMs) {
+        await rm(file, { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   private async tempPath(): Promise<string> {

@@ -78,3 +78,14 @@ const disableEndpointSql = sql(
 export async function disableEndpoint(db: Queryable, endpointId: string, reason: string): Promise<void> {
   await query(db, disableEndpointSql, [endpointId, reason]);
 }
+
+const reopenSql = sql(
+  'webhooks.reopen_message',
+  `UPDATE webhook_messages SET status = 'pending', next_attempt_at = now(), updated_at = now()
+   WHERE id = $1 AND status = 'failed' AND NOT (to_endpoint AND endpoint_id IS NULL) RETURNING id`,
+);
+
+/** A failed message back to pending, for an operator's `imgkit tasks retry`. */
+export async function reopenMessage(tx: Queryable, id: string): Promise<boolean> {
+  return (await query(tx, reopenSql, [id])).length > 0;
+}

@@ -14,6 +14,7 @@ export {
   markDelivered,
   markMessageFailed,
   markMessageRetrying,
+  reopenMessage,
 } from './delivery-state.ts';
 export {
   accountWebhookSecret,
@@ -34,6 +35,7 @@ export {
   type MessageFilter,
   type MessageJson,
   messageJson,
+  pruneMessages,
   redeliverMessage,
 } from './messages.ts';
 export { enqueueDelivery, recordEvent, recordMessageFor, type WebhookEvent } from './outbox.ts';

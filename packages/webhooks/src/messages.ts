@@ -155,3 +155,22 @@ export async function redeliverMessage(
     return 'queued';
   });
 }
+
+const pruneSql = sql(
+  'webhooks.prune_messages',
+  `DELETE FROM webhook_messages WHERE id IN (
+     SELECT id FROM webhook_messages
+     WHERE status <> 'pending' AND updated_at < now() - make_interval(secs => $1::float8 / 1000)
+     LIMIT 1000
+   )`,
+);
+
+/** Delivered and failed messages (with their attempts) older than the retention, in batches. */
+export async function pruneMessages(db: Queryable, retentionMs: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const r = await db.query({ name: pruneSql.name, text: pruneSql.text, values: [retentionMs] });
+    total += r.rowCount ?? 0;
+    if ((r.rowCount ?? 0) < 1000) return total;
+  }
+}

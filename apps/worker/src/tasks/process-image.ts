@@ -9,6 +9,7 @@ import {
   recordOriginal,
   startProcessing,
   variantKey,
+  variantsPrefix,
 } from '@imgkit/images';
 import { extractImage, transformImage } from '@imgkit/media';
 import { type ClaimedTask, permanentError, type TaskKindDefinition } from '@imgkit/queue';
@@ -37,10 +38,16 @@ export function processImageTask(deps: TaskDeps, settings: TaskSettings): TaskKi
         ? await timed(deps, 'render', () => renderVariants(image, bytes))
         : {};
       // Outbox: the image's final state, its webhook messages and the task's completion commit together.
-      await withTransaction(pool, async (tx) => {
-        await completeImage(tx, imageId, extracted, variants, announce);
+      const stillThere = await withTransaction(pool, async (tx) => {
+        const found = await completeImage(tx, imageId, extracted, variants, announce);
         await ctx.completeWithin(tx);
+        return found;
       });
+      // Deleted while we worked: the api removed the blobs it knew of, before these existed.
+      if (!stillThere) {
+        await storage.deletePrefix(variantsPrefix(image.account_id, imageId));
+        await storage.delete(originalKey(image.account_id, imageId));
+      }
     },
     onRetry: (tx, task, error) => markRetrying(tx, imageOf(task), error, task.attempts),
     onFinalFailure: (tx, task, error) => failImage(tx, imageOf(task), error, attemptsOf(task), announce),
