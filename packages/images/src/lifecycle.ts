@@ -102,7 +102,8 @@ export async function createImage(
     headers: { Location: location },
     body: imageJson(row),
   });
-  const task = { subjectId: image.id, maxAttempts: deps.maxAttempts };
+  // Each account's images are claimed fairly against other accounts' (fair_key).
+  const task = { subjectId: image.id, maxAttempts: deps.maxAttempts, fairKey: image.accountId };
   return idempotentCreate(deps.pool, idempotency && { ...idempotency, accountId: image.accountId }, {
     // The common case in one statement: image row and task, then one coalesced NOTIFY.
     withoutKey: async () =>

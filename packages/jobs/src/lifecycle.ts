@@ -112,7 +112,12 @@ export async function createJob(
         job.webhookUrl,
         job.passthrough,
       ]);
-      await enqueue(tx, RENDER_JOB, { job_id: job.id }, { subjectId: job.id, maxAttempts: deps.maxAttempts });
+      await enqueue(
+        tx,
+        RENDER_JOB,
+        { job_id: job.id },
+        { subjectId: job.id, maxAttempts: deps.maxAttempts, fairKey: job.accountId },
+      );
       return { status: 202, headers: { Location: location }, body };
     },
     discard: async () => {

@@ -22,11 +22,17 @@ export interface EnqueueOptions {
   runAt?: Date;
   /** At most one unfinished task per key; a duplicate enqueue is a no-op that returns undefined. */
   dedupeKey?: string;
+  /**
+   * Who the task works for (an account id): claims interleave keys, so one key's backlog
+   * cannot delay another key's first task (packages/queue/migrations/0004).
+   */
+  fairKey?: string;
   notify?: NotifyPolicy;
 }
 
-const INSERT = `INSERT INTO tasks (id, kind, payload, priority, run_at, max_attempts, dedupe_key, subject_id)
-  VALUES ($1, $2, $3, $4, coalesce($5, now()), $6, $7, $8)
+const INSERT = `INSERT INTO tasks (id, kind, payload, priority, run_at, max_attempts, dedupe_key, subject_id,
+                     fair_key, fair_rank)
+  VALUES ($1, $2, $3, $4, coalesce($5, now()), $6, $7, $8, $9::text, imgkit_fair_rank($9::text))
   ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'running') DO NOTHING
   RETURNING id, run_at`;
 const insertTask = sql('tasks.insert', INSERT);
@@ -60,6 +66,7 @@ export async function enqueue<P>(
       options.maxAttempts ?? 10,
       options.dedupeKey ?? null,
       options.subjectId ?? null,
+      options.fairKey ?? null,
     ],
   );
   if (!row) return undefined;
@@ -79,7 +86,7 @@ export async function insertWithTask<R extends object, P>(
   row: { statement: NamedQuery; values: unknown[] },
   kind: KindRef<P>,
   payload: P,
-  options: Pick<EnqueueOptions, 'subjectId' | 'maxAttempts' | 'notify'> = {},
+  options: Pick<EnqueueOptions, 'subjectId' | 'maxAttempts' | 'notify' | 'fairKey'> = {},
 ): Promise<R & { task_id: string }> {
   const n = row.values.length;
   const notify = options.notify ?? 'on-commit';
@@ -93,7 +100,7 @@ export async function insertWithTask<R extends object, P>(
     statement = sql(
       name,
       `WITH subject AS (${row.statement.text})
-       SELECT subject.*, imgkit_enqueue($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}) AS task_id${notifyColumn}
+       SELECT subject.*, imgkit_enqueue($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}) AS task_id${notifyColumn}
        FROM subject`,
     );
     withTaskStatements.set(name, statement);
@@ -105,6 +112,7 @@ export async function insertWithTask<R extends object, P>(
     JSON.stringify(payload ?? {}),
     options.maxAttempts ?? 10,
     options.subjectId ?? null,
+    options.fairKey ?? null,
   ]);
   if (typeof notify === 'object') notify.wake();
   return result;

@@ -372,3 +372,54 @@ test('enqueue on the pool (one autocommit statement) wakes an idle worker by NOT
   await eventually(async () => ran.includes(id), 'woken by NOTIFY');
   await worker.stop();
 });
+
+test('fair claiming: with 2,000 tasks of account A queued, account B’s one task starts before A’s backlog drains', async () => {
+  await withTransaction(db.pool, async (tx) => {
+    for (let i = 0; i < 2000; i++)
+      await enqueue(tx, 'fair', { who: 'A', i }, { fairKey: 'acc_A', notify: 'none' });
+  });
+  await enqueue(db.pool, 'fair', { who: 'B' }, { fairKey: 'acc_B', notify: 'none' });
+  const started: string[] = [];
+  const worker = makeWorker(
+    db.pool,
+    db.url,
+    [
+      {
+        kind: 'fair',
+        handler: async (p) => {
+          started.push((p as { who: string }).who);
+          await new Promise((r) => setTimeout(r, 2));
+        },
+      },
+    ],
+    { concurrency: 4 },
+  );
+  await worker.start();
+  await eventually(async () => started.includes('B'), 'B started');
+  await worker.stop();
+  const aBeforeB = started.indexOf('B');
+  // Counted, not timed: B waits for at most the claims already in flight, not for A's 2,000.
+  assert.ok(aBeforeB <= 8, `${aBeforeB} of A's tasks started before B's`);
+  // A keeps its own order.
+  await db.pool.query("DELETE FROM tasks WHERE kind = 'fair'");
+});
+
+test('fair claiming: a new account that arrives while another drains starts at the head, not behind', async () => {
+  await withTransaction(db.pool, async (tx) => {
+    for (let i = 0; i < 50; i++)
+      await enqueue(tx, 'fair2', { who: 'A' }, { fairKey: 'acc_A2', notify: 'none' });
+  });
+  const ranks = async () =>
+    (
+      await db.pool.query(
+        "SELECT fair_key, min(fair_rank)::int AS lo, max(fair_rank)::int AS hi FROM tasks WHERE kind = 'fair2' AND status = 'pending' GROUP BY fair_key",
+      )
+    ).rows;
+  await enqueue(db.pool, 'fair2', { who: 'C' }, { fairKey: 'acc_C2', notify: 'none' });
+  const r = Object.fromEntries((await ranks()).map((x) => [x.fair_key, x]));
+  assert.ok(
+    r.acc_C2.lo <= r.acc_A2.lo + 1,
+    `C (rank ${r.acc_C2.lo}) is not queued behind A's ${r.acc_A2.hi - r.acc_A2.lo + 1} tasks`,
+  );
+  await db.pool.query("DELETE FROM tasks WHERE kind = 'fair2'");
+});

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
-import { migrateDatabase } from '@imgkit/runtime';
+import { migrate } from '@imgkit/db';
+import { QUEUE_MIGRATIONS } from '@imgkit/queue';
+import { APP_MIGRATIONS, migrateDatabase } from '@imgkit/runtime';
 import pg from 'pg';
 import { freshDatabase } from '../../../test/helpers/db.ts';
 
@@ -43,17 +47,23 @@ test('4 migrators at once on a migrated database: all succeed with nothing to do
   assert.deepEqual(results, [[], [], [], []]);
 });
 
-test('a database made before the queue owned its migrations is adopted without changes', async () => {
-  const db = await freshDatabase();
-  const c = new pg.Client({ connectionString: db.url });
+test('a database made before the queue owned its migrations is adopted', async () => {
+  // As wave 1 left a database: the tasks table and its functions exist (made by the
+  // application's migrations then), and no queue migration is recorded.
+  const url = await emptyDatabase();
+  const c = new pg.Client({ connectionString: url });
   await c.connect();
-  // As wave 1 left it: the queue's objects exist, but no queue migration is recorded.
-  await c.query('DROP TABLE pgmigrations_queue');
+  for (const file of ['0001_tasks.sql', '0002_claim_function.sql', '0003_enqueue_function.sql']) {
+    const text = await readFile(path.join(QUEUE_MIGRATIONS.dir, file), 'utf8');
+    await c.query(text.slice(0, text.indexOf('-- Down Migration')));
+  }
   await c.end();
-  assert.deepEqual(await migrateDatabase(db.url), [
+  await migrate(url, [APP_MIGRATIONS]);
+  assert.deepEqual(await migrateDatabase(url), [
     '0001_tasks',
     '0002_claim_function',
     '0003_enqueue_function',
+    '0004_fair_claiming',
   ]);
-  assert.deepEqual(await migrateDatabase(db.url), []);
+  assert.deepEqual(await migrateDatabase(url), []);
 });

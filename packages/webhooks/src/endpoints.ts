@@ -119,11 +119,31 @@ export function updateEndpoint(
 
 const deleteSql = sql(
   'webhooks.delete_endpoint',
-  'DELETE FROM webhook_endpoints WHERE id = $1 AND account_id = $2',
+  'DELETE FROM webhook_endpoints WHERE id = $1 AND account_id = $2 RETURNING id',
+);
+// Its undelivered messages end here: no later attempt, and their queued delivery tasks go.
+const abandonSql = sql(
+  'webhooks.abandon_endpoint_messages',
+  `UPDATE webhook_messages SET status = 'failed', next_attempt_at = NULL, updated_at = now(),
+     last_error = 'endpoint_deleted: the webhook endpoint was deleted'
+   WHERE endpoint_id = $1 AND status = 'pending'
+   RETURNING id`,
 );
 
-export async function deleteEndpoint(db: Queryable, id: string, accountId: string): Promise<void> {
-  await query(db, deleteSql, [id, accountId]);
+/**
+ * Deletes an endpoint; its pending messages fail with endpoint_deleted in the same
+ * transaction, so nothing more is sent to it (the delivery log is kept).
+ */
+export async function deleteEndpoint(pool: Pool, id: string, accountId: string): Promise<void> {
+  await withTransaction(pool, async (tx) => {
+    if (!(await queryOne(tx, getSql, [id, accountId]))) return;
+    const abandoned = await query<{ id: string }>(tx, abandonSql, [id]);
+    await cancelTasksForSubjects(
+      tx,
+      abandoned.map((m) => m.id),
+    );
+    await query(tx, deleteSql, [id, accountId]);
+  });
 }
 
 const rotateSql = sql(
