@@ -10,6 +10,7 @@ import { type MediaLimits, timeoutSeconds } from './limits.ts';
 import { dominantColors, type PaletteEntry } from './palette.ts';
 import { blurhashOf } from './placeholder.ts';
 import { type ImageFormat, sniff } from './sniff.ts';
+import { guardXmp, guardXmpText } from './xmp-guard.ts';
 
 /** Extraction needs every limit but the output side. */
 export type ExtractLimits = Omit<MediaLimits, 'maxOutputSide'>;
@@ -221,7 +222,8 @@ type Blocks = Record<string, Record<string, unknown> | undefined>;
  * XMP is parsed separately because its `tiff:`/`exif:` namespaces would otherwise
  * collide with the real EXIF blocks.
  */
-async function readMetadata(bytes: Buffer, meta: Metadata) {
+async function readMetadata(input: Buffer, meta: Metadata) {
+  const { bytes, parseXmp } = guardXmp(input);
   let blocks = (await parseExif(bytes)) ?? {};
   if (!blocks.ifd0 && !blocks.exif && meta.exif && meta.exif.length > 14) {
     const tiff = meta.exif.subarray(0, 6).toString('latin1').startsWith('Exif')
@@ -230,9 +232,14 @@ async function readMetadata(bytes: Buffer, meta: Metadata) {
     blocks = (await parseExif(tiff)) ?? {};
   }
   const exif = toExiftoolRecord(blocks, exifTagName);
-  let xmp =
-    (await safeParse(bytes, { tiff: false, xmp: true, mergeOutput: false, silentErrors: true })) ?? undefined;
-  if (!xmp && meta.xmp) xmp = parseXmpPacket(meta.xmp.toString('utf8'));
+  let xmp = parseXmp
+    ? ((await safeParse(bytes, { tiff: false, xmp: true, mergeOutput: false, silentErrors: true })) ??
+      undefined)
+    : undefined;
+  if (!xmp && parseXmp && meta.xmp) {
+    const text = guardXmpText(meta.xmp.toString('utf8'));
+    if (text) xmp = parseXmpPacket(text);
+  }
   const iptc = (await safeParse(bytes, { tiff: false, iptc: true, mergeOutput: false, silentErrors: true }))
     ?.iptc;
   if (xmp) {

@@ -9,8 +9,10 @@ export function jsonSafe(value: unknown, depth = 0): unknown {
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
+      const name = Object.hasOwn(RENAME, k) ? RENAME[k] : k;
+      if (name === '__proto__') continue; // would set the prototype, not a key
       const safe = jsonSafe(v, depth + 1);
-      if (safe !== undefined) out[RENAME[k] ?? k] = safe;
+      if (safe !== undefined) out[name] = safe;
     }
     return out;
   }
