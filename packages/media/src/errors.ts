@@ -8,7 +8,10 @@ export type MediaErrorCode =
   | 'decode_timeout'
   | 'empty_file'
   | 'output_too_large'
-  | 'invalid_transform';
+  | 'invalid_transform'
+  // The isolated media pool (packages/media-pool): a call past its deadline, or a thread that died.
+  | 'processing_timeout'
+  | 'processing_crashed';
 
 export class MediaError extends Error {
   override name = 'MediaError';

@@ -1,0 +1,138 @@
+import { MediaError, type MediaLimits, type Rendered, type TransformSpec } from '@imgkit/media';
+import { Piscina } from 'piscina';
+import { PixelBudget } from './budget.ts';
+import type { Outcome, Processed, ProcessRequest } from './thread.ts';
+
+export { PixelBudget } from './budget.ts';
+export type { Processed } from './thread.ts';
+
+export interface MediaPoolOptions {
+  limits: MediaLimits;
+  /** Worker threads (MEDIA_THREADS). */
+  threads: number;
+  /** V8 old-space limit of each thread, MiB (MEDIA_THREAD_HEAP_MB); pixel buffers live outside it. */
+  heapMb: number;
+  /** Decoded pixels admitted at once across the process (MEDIA_PIXEL_BUDGET). */
+  pixelBudget: number;
+  /** Wall-clock deadline of one call (MEDIA_CALL_TIMEOUT_MS): past it the thread is terminated. */
+  callTimeoutMs: number;
+}
+
+type Input = Buffer | { path: string };
+
+/**
+ * Everything that parses or decodes untrusted bytes, in worker threads (piscina) instead of
+ * on the process's event loop. Each call has a wall-clock deadline: a thread past it is
+ * terminated and replaced, and the call fails with `processing_timeout`. Threads have heap
+ * limits; one that dies (out of memory, a crash, a polluted prototype) is replaced, never
+ * reused, and the call fails with `processing_crashed`. A pixel budget admits decodes so
+ * that concurrent work stays within a memory bound.
+ */
+export class MediaPool {
+  private readonly piscina: Piscina;
+  private readonly budget: PixelBudget;
+  private readonly options: MediaPoolOptions;
+
+  constructor(options: MediaPoolOptions) {
+    this.options = options;
+    this.budget = new PixelBudget(options.pixelBudget);
+    this.piscina = new Piscina({
+      filename: new URL('./thread.ts', import.meta.url).href,
+      minThreads: 1,
+      maxThreads: options.threads,
+      idleTimeout: 60_000,
+      resourceLimits: { maxOldGenerationSizeMb: options.heapMb, maxYoungGenerationSizeMb: 64 },
+    });
+  }
+
+  /** Pixels in use by admitted decodes (for tests and metrics). */
+  get pixelsInUse(): number {
+    return this.budget.inUse;
+  }
+
+  /** Extraction and the requested variants from one copy of the bytes. */
+  async processImage(
+    bytes: Buffer,
+    o: { metadata: boolean; variants: { name: string; width: number }[] },
+  ): Promise<Processed> {
+    const pixels = await this.pixelsOf(bytes);
+    const req: ProcessRequest = {
+      bytes,
+      limits: this.options.limits,
+      metadata: o.metadata,
+      variants: o.variants,
+    };
+    const out = await this.admitted(pixels, () => this.call<Processed>('processImage', req));
+    for (const v of out.variants) v.rendered = rendered(v.rendered);
+    return out;
+  }
+
+  async transform(input: Input, spec: TransformSpec): Promise<Rendered> {
+    const pixels = await this.pixelsOf(input);
+    return rendered(
+      await this.admitted(pixels, () =>
+        this.call<Rendered>('transform', { input, spec, limits: this.options.limits }),
+      ),
+    );
+  }
+
+  /** Whether a downloaded body is a web page, and its og:image (parsed in a thread, linear time). */
+  inspect(
+    bytes: Buffer,
+    pageUrl: string,
+    declaredHtml: boolean,
+  ): Promise<{ html: boolean; ogImage?: string }> {
+    return this.call('inspect', { bytes, pageUrl, declaredHtml });
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.destroy();
+  }
+
+  private async pixelsOf(input: Input): Promise<number> {
+    return this.raw<number>('probe', { input });
+  }
+
+  private async admitted<T>(pixels: number, fn: () => Promise<T>): Promise<T> {
+    // Never more than the per-image limit: larger inputs are refused by the decode itself.
+    const release = await this.budget.acquire(Math.min(pixels, this.options.limits.maxInputPixels));
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  private async call<T>(name: string, arg: unknown): Promise<T> {
+    const outcome = await this.raw<Outcome<T>>(name, arg);
+    if (!outcome.ok) throw new MediaError(outcome.code, outcome.message);
+    return outcome.value;
+  }
+
+  private async raw<T>(name: string, arg: unknown): Promise<T> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.options.callTimeoutMs);
+    try {
+      return (await this.piscina.run(arg, { name, signal: controller.signal })) as T;
+    } catch (err) {
+      if (controller.signal.aborted) {
+        throw new MediaError(
+          'processing_timeout',
+          `processing took longer than ${this.options.callTimeoutMs} ms; the thread was stopped`,
+        );
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      throw new MediaError('processing_crashed', `the media thread died: ${message.slice(0, 200)}`, {
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Buffers come back from a thread as plain Uint8Arrays. */
+function rendered(r: Rendered): Rendered {
+  const d = r.data as Uint8Array;
+  return { ...r, data: Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength) };
+}
