@@ -7,7 +7,8 @@ import { createApp } from '@imgkit/api/app';
 import { createAccount, createApiKey } from '@imgkit/auth';
 import type { Pool } from '@imgkit/db';
 import { createLogger } from '@imgkit/log';
-import { type Rendered, type TransformSpec, transformImage } from '@imgkit/media';
+import type { Rendered, TransformSpec } from '@imgkit/media';
+import { MediaPool } from '@imgkit/media-pool';
 import { DiskCache, LocalBlobStore } from '@imgkit/storage';
 import { generateWebhookSecret } from '@imgkit/webhooks';
 
@@ -39,14 +40,18 @@ export async function startApi(
   const cache = new DiskCache(await mkdtemp(path.join(tmpdir(), 'imgkit-cache-')), 64 * 1024 * 1024);
   await cache.init();
   const renders = { count: 0 };
+  // As in production: signed-URL renders run in the media pool's threads.
+  const media = new MediaPool({
+    limits: { maxInputPixels: 100_000_000, maxFrames: 500, maxOutputSide: 4096, decodeTimeoutMs: 30_000 },
+    threads: 2,
+    heapMb: 512,
+    pixelBudget: 200_000_000,
+    callTimeoutMs: 60_000,
+  });
+  after(() => media.close());
   const render = (input: Buffer | { path: string }, spec: TransformSpec): Promise<Rendered> => {
     renders.count++;
-    return transformImage(input, spec, {
-      maxInputPixels: 100_000_000,
-      maxFrames: 500,
-      maxOutputSide: 4096,
-      decodeTimeoutMs: 30_000,
-    });
+    return media.transform(input, spec);
   };
   const app = createApp({
     pool,

@@ -4,6 +4,7 @@ import type { Pool } from '@imgkit/db';
 import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
 import { Worker } from '@imgkit/queue';
+import { createMediaPool } from '@imgkit/runtime';
 import { taskSettings } from '@imgkit/worker/settings';
 import { taskKinds } from '@imgkit/worker/tasks';
 import { startApi, TEST_SECRET, type TestApi } from './api.ts';
@@ -38,11 +39,12 @@ export async function startPipeline(
     ...env,
   });
   const logger = createLogger({ name: 'worker-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const media = createMediaPool(config);
   const fetcher = new SafeFetcher({ allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS });
   const worker = new Worker({
     pool,
     listenConnectionString: url,
-    kinds: taskKinds({ pool, storage: api.storage, fetcher }, taskSettings(config)),
+    kinds: taskKinds({ pool, storage: api.storage, fetcher, media }, taskSettings(config)),
     concurrency: config.WORKER_CONCURRENCY,
     pollIntervalMs: 200,
     leaseMs: 30_000,
@@ -52,6 +54,7 @@ export async function startPipeline(
   after(async () => {
     await worker.stop(1000);
     await fetcher.close();
+    await media.close();
   });
   return {
     api,

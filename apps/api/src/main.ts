@@ -2,10 +2,9 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { createPool } from '@imgkit/db';
 import { createLogger } from '@imgkit/log';
-import { transformImage } from '@imgkit/media';
 import {
+  createMediaPool,
   loadConfigOrExit,
-  mediaLimits,
   migrateDatabase,
   onShutdownSignal,
   resolveDatabase,
@@ -30,7 +29,8 @@ async function main() {
   const cache = new DiskCache(path.join(config.dataDir, 'cache'), config.CACHE_MAX_BYTES);
   await cache.init();
   let shuttingDown = false;
-  const limits = mediaLimits(config);
+  // Signed-URL renders decode untrusted originals: in the media pool, not on this event loop.
+  const media = createMediaPool(config);
   const app = createApp({
     pool,
     storage,
@@ -53,7 +53,7 @@ async function main() {
       cache,
       keyId: config.URL_SIGNING_KEY_ID,
       keys: { ...config.URL_SIGNING_OLD_KEYS, [config.URL_SIGNING_KEY_ID]: config.urlSigningKey },
-      render: (input, spec) => transformImage(input, spec, limits),
+      render: (input, spec) => media.transform(input, spec),
     },
     webhooks: {
       secretRotationMs: config.WEBHOOK_SECRET_ROTATION_HOURS * 3600_000,
@@ -87,6 +87,7 @@ async function main() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      await media.close();
       await pool.end();
       await db.embedded?.stop();
       logger.info('api stopped');

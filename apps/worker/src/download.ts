@@ -1,5 +1,6 @@
 import { type FetchError, parseRetryAfter, type SafeFetcher, type SafeResponse } from '@imgkit/fetch';
-import { findOgImage, sniff } from '@imgkit/media';
+import { sniff } from '@imgkit/media';
+import type { MediaPool } from '@imgkit/media-pool';
 import { permanentError, retryableError, TaskError } from '@imgkit/queue';
 
 export interface DownloadLimits {
@@ -23,13 +24,16 @@ const HTML = /^(text\/html|application\/xhtml\+xml)/i;
  */
 export async function downloadImage(
   fetcher: SafeFetcher,
+  media: MediaPool,
   url: string,
   limits: DownloadLimits,
   signal: AbortSignal,
 ): Promise<Downloaded> {
   const page = await get(fetcher, url, limits, signal);
-  if (!isHtml(page)) return { bytes: page.body, finalUrl: page.url, filename: filenameOf(page) };
-  const imageUrl = findOgImage(page.body.toString('utf8'), page.url);
+  // Sniffing and og:image parsing of what the server sent happen in the media pool.
+  const inspected = await media.inspect(page.body, page.url, HTML.test(page.headers['content-type'] ?? ''));
+  if (!inspected.html) return { bytes: page.body, finalUrl: page.url, filename: filenameOf(page) };
+  const imageUrl = inspected.ogImage;
   if (!imageUrl) {
     throw permanentError(
       'no_og_image',
@@ -37,7 +41,7 @@ export async function downloadImage(
     );
   }
   const image = await get(fetcher, imageUrl, limits, signal);
-  if (isHtml(image))
+  if ((await media.inspect(image.body, image.url, HTML.test(image.headers['content-type'] ?? ''))).html)
     throw permanentError('not_an_image', `the og:image ${image.url} is a web page, not an image`);
   return { bytes: image.body, finalUrl: image.url, filename: filenameOf(image) };
 }
@@ -61,10 +65,6 @@ async function get(fetcher: SafeFetcher, url: string, limits: DownloadLimits, si
   }
   if (res.status >= 200 && res.status < 300) return res;
   throw httpFailure(res);
-}
-
-function isHtml(res: SafeResponse): boolean {
-  return HTML.test(res.headers['content-type'] ?? '') || sniff(res.body).kind === 'html';
 }
 
 const FETCH_CODES: Record<string, string> = {

@@ -6,6 +6,7 @@ import { createLogger } from '@imgkit/log';
 import { Registry } from '@imgkit/metrics';
 import { TaskError, Worker } from '@imgkit/queue';
 import {
+  createMediaPool,
   loadConfigOrExit,
   migrateDatabase,
   onShutdownSignal,
@@ -44,6 +45,7 @@ async function main() {
     'imgkit_stage_duration_seconds',
     'Duration of download (fetch), extraction (decode and metadata) and variant rendering',
   );
+  const media = createMediaPool(config);
   const fetcher = new SafeFetcher({ allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS });
   const worker = new Worker({
     pool,
@@ -53,6 +55,7 @@ async function main() {
         pool,
         storage,
         fetcher,
+        media,
         observeStage: (stage, seconds) => stageDuration.observe({ stage }, seconds),
       },
       taskSettings(config),
@@ -89,6 +92,7 @@ async function main() {
     await worker.stop(config.WORKER_SHUTDOWN_TIMEOUT_MS);
     metricsServer?.close();
     await fetcher.close();
+    await media.close();
     await pool.end();
     await db.embedded?.stop();
     logger.info('worker stopped');

@@ -78,6 +78,13 @@ export const envSchema = z.object({
       ),
     ),
   DECODE_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  // The isolated media pool: threads, each thread's JS heap, decoded pixels admitted at once
+  // across the process (the memory bound: ~3-4 bytes per pixel while decoding), and the
+  // wall-clock deadline of one call.
+  MEDIA_THREADS: int(1, 256).default(Math.max(1, availableParallelism())),
+  MEDIA_THREAD_HEAP_MB: int(32, 16_384).default(512),
+  MEDIA_PIXEL_BUDGET: int(1).default(200_000_000),
+  MEDIA_CALL_TIMEOUT_MS: int(1000, 3_600_000).default(90_000),
   PROCESS_IMAGE_MAX_ATTEMPTS: int(1, 100).default(5),
   PROCESS_IMAGE_BACKOFF_MS: int(1, 3_600_000).default(5000),
   RENDER_JOB_MAX_ATTEMPTS: int(1, 100).default(5),

@@ -1,4 +1,4 @@
-export { mediaLimits } from './deps.ts';
+export { createMediaPool, mediaLimits } from './deps.ts';
 export { ALL_MIGRATIONS, APP_MIGRATIONS, migrateDatabase } from './migrations.ts';
 export { reportError } from './report.ts';
 

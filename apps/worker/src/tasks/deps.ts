@@ -1,5 +1,6 @@
 import type { Pool } from '@imgkit/db';
 import type { SafeFetcher } from '@imgkit/fetch';
+import type { MediaPool } from '@imgkit/media-pool';
 import type { BlobStore } from '@imgkit/storage';
 
 /** The process's shared resources; settings come separately, per task. */
@@ -7,6 +8,8 @@ export interface TaskDeps {
   pool: Pool;
   storage: BlobStore;
   fetcher: SafeFetcher;
+  /** Where untrusted bytes are parsed and decoded: worker threads, never this event loop. */
+  media: MediaPool;
   /** Durations of the expensive stages, for /metrics (fetch, extract, render). */
   observeStage?: (stage: Stage, seconds: number) => void;
 }

@@ -1,6 +1,7 @@
 import type { Queryable } from '@imgkit/db';
 import type { SafeFetcher } from '@imgkit/fetch';
 import { MediaError } from '@imgkit/media';
+import type { MediaPool } from '@imgkit/media-pool';
 import {
   type ClaimedTask,
   type ErrorRecord,
@@ -47,13 +48,13 @@ export function mediaTask<P>(
 
 /** Downloads through the SSRF guard (following og:image) and stores the bytes under `key`. */
 export async function downloadAndStore(
-  deps: { fetcher: SafeFetcher; storage: BlobStore },
+  deps: { fetcher: SafeFetcher; storage: BlobStore; media: MediaPool },
   settings: TaskSettings,
   url: string,
   key: string,
   signal: AbortSignal,
 ): Promise<{ download: Downloaded; stored: PutResult }> {
-  const download = await downloadImage(deps.fetcher, url, settings.download, signal);
+  const download = await downloadImage(deps.fetcher, deps.media, url, settings.download, signal);
   const stored = await deps.storage.putBuffer(key, download.bytes);
   return { download, stored };
 }

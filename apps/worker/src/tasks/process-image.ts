@@ -11,7 +11,7 @@ import {
   variantKey,
   variantsPrefix,
 } from '@imgkit/images';
-import { extractImage, transformImage } from '@imgkit/media';
+import type { Processed } from '@imgkit/media-pool';
 import { type ClaimedTask, permanentError, type TaskKindDefinition } from '@imgkit/queue';
 import type { TaskSettings } from '../settings.ts';
 import { type TaskDeps, timed } from './deps.ts';
@@ -31,12 +31,15 @@ export function processImageTask(deps: TaskDeps, settings: TaskSettings): TaskKi
       const image = await startProcessing(pool, imageId, ctx.task.attempts);
       if (!image) return; // deleted, or already final
       const bytes = await originalBytes(image, ctx.signal);
-      const extracted = await timed(deps, 'extract', () =>
-        extractImage(bytes, settings.media, { metadata: image.extract_metadata }),
+      const requested = image.requested_variants
+        .filter((name) => Object.hasOwn(settings.variantPresets, name))
+        .map((name) => ({ name, width: settings.variantPresets[name] }));
+      // Extraction and variants in the media pool, from one copy of the bytes.
+      const processed = await timed(deps, 'extract', () =>
+        deps.media.processImage(bytes, { metadata: image.extract_metadata, variants: requested }),
       );
-      const variants = extracted.format.decodable
-        ? await timed(deps, 'render', () => renderVariants(image, bytes))
-        : {};
+      const extracted = processed.extracted;
+      const variants = await timed(deps, 'render', () => storeVariants(image, processed.variants));
       // Outbox: the image's final state, its webhook messages and the task's completion commit together.
       const stillThere = await withTransaction(pool, async (tx) => {
         const found = await completeImage(tx, imageId, extracted, variants, announce);
@@ -53,22 +56,18 @@ export function processImageTask(deps: TaskDeps, settings: TaskSettings): TaskKi
     onFinalFailure: (tx, task, error) => failImage(tx, imageOf(task), error, attemptsOf(task), announce),
   });
 
-  /** The requested presets (fit inside N px wide, JPEG), from the bytes already in memory. */
-  async function renderVariants(image: ImageRow, bytes: Buffer): Promise<Record<string, unknown>> {
+  /** The rendered presets, stored under the image. */
+  async function storeVariants(
+    image: ImageRow,
+    rendered: Processed['variants'],
+  ): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
-    for (const name of image.requested_variants) {
-      const width = settings.variantPresets[name];
-      if (!width) continue;
-      const rendered = await transformImage(
-        bytes,
-        { operation: 'thumbnail', width, format: 'jpeg' },
-        settings.media,
-      );
-      const stored = await storage.putBuffer(variantKey(image.account_id, image.id, name), rendered.data);
+    for (const { name, rendered: r } of rendered) {
+      const stored = await storage.putBuffer(variantKey(image.account_id, image.id, name), r.data);
       out[name] = {
-        width: rendered.width,
-        height: rendered.height,
-        format: rendered.format,
+        width: r.width,
+        height: r.height,
+        format: r.format,
         byte_size: stored.byteSize,
         url: `/v1/images/${image.id}/variants/${name}`,
       };

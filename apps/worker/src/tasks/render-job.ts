@@ -13,7 +13,7 @@ import {
   recordJobInput,
   startJob,
 } from '@imgkit/jobs';
-import { type TransformSpec, transformImage } from '@imgkit/media';
+import type { TransformSpec } from '@imgkit/media';
 import { type ClaimedTask, permanentError, type TaskKindDefinition } from '@imgkit/queue';
 import type { TaskSettings } from '../settings.ts';
 import type { TaskDeps } from './deps.ts';
@@ -29,11 +29,7 @@ export function renderJobTask(deps: TaskDeps, settings: TaskSettings): TaskKindD
       const job = await startJob(pool, jobId, ctx.task.attempts);
       if (!job) return;
       const input = await inputBytes(job, ctx.signal);
-      const rendered = await transformImage(
-        input,
-        await specOf(job.params as unknown as JobParams),
-        settings.media,
-      );
+      const rendered = await deps.media.transform(input, await specOf(job.params as unknown as JobParams));
       const key = jobOutputKey(job.account_id, job.id);
       const stored = await storage.putBuffer(key, rendered.data);
       await withTransaction(pool, async (tx) => {
