@@ -61,6 +61,7 @@ export async function startApi(
     limits: {
       jsonBodyBytes: overrides.jsonBodyBytes ?? 256 * 1024,
       uploadBytes: overrides.uploadBytes ?? 5 * 1024 * 1024,
+      inlineInputBytes: overrides.uploadBytes ?? 5 * 1024 * 1024,
       passthroughBytes: 16 * 1024,
       rateLimitPerMinute: overrides.rateLimitPerMinute ?? 0,
       maxOutputSide: 4096,

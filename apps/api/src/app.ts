@@ -29,6 +29,8 @@ export interface AppDeps {
   limits: {
     jsonBodyBytes: number;
     uploadBytes: number;
+    /** Inline (base64) job inputs: parsed JSON is held in memory several times over. */
+    inlineInputBytes: number;
     passthroughBytes: number;
     rateLimitPerMinute: number;
     maxOutputSide: number;
@@ -123,10 +125,13 @@ export function createApp(deps: AppDeps): Express {
     const bom = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
     (req as { rawBody?: Buffer }).rawBody = bom ? buf.subarray(3) : buf;
   };
-  // Jobs may carry the image inline (base64), so their JSON limit follows MAX_UPLOAD_BYTES.
+  // Jobs may carry the image inline (base64), so their JSON limit follows MAX_INLINE_INPUT_BYTES.
   app.use(
     '/v1/jobs',
-    express.json({ limit: Math.ceil((deps.limits.uploadBytes * 4) / 3) + 64 * 1024, verify: keepRawBody }),
+    express.json({
+      limit: Math.ceil((deps.limits.inlineInputBytes * 4) / 3) + 64 * 1024,
+      verify: keepRawBody,
+    }),
   );
   app.use('/v1', express.json({ limit: deps.limits.jsonBodyBytes, verify: keepRawBody }));
   app.use(
@@ -146,7 +151,7 @@ export function createApp(deps: AppDeps): Express {
       pool: deps.pool,
       storage: deps.storage,
       maxAttempts: deps.jobs.maxAttempts,
-      maxInputBytes: deps.limits.uploadBytes,
+      maxInputBytes: deps.limits.inlineInputBytes,
       allowPrivateNetworks: deps.allowPrivateNetworks,
       maxPassthroughBytes: deps.limits.passthroughBytes,
       maxOutputSide: deps.limits.maxOutputSide,

@@ -39,6 +39,7 @@ async function main() {
     limits: {
       jsonBodyBytes: config.JSON_BODY_LIMIT_BYTES,
       uploadBytes: config.MAX_UPLOAD_BYTES,
+      inlineInputBytes: config.MAX_INLINE_INPUT_BYTES,
       passthroughBytes: config.MAX_PASSTHROUGH_BYTES,
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
       maxOutputSide: config.MAX_OUTPUT_SIDE,

@@ -39,6 +39,7 @@ test('readyz answers 503 when the database is unreachable', async () => {
     limits: {
       jsonBodyBytes: 1000,
       uploadBytes: 1000,
+      inlineInputBytes: 1000,
       passthroughBytes: 1000,
       rateLimitPerMinute: 0,
       maxOutputSide: 4096,

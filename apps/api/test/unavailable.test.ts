@@ -26,6 +26,7 @@ const app = createApp({
   limits: {
     jsonBodyBytes: 10_000,
     uploadBytes: 10_000,
+    inlineInputBytes: 10_000,
     passthroughBytes: 1000,
     rateLimitPerMinute: 100,
     maxOutputSide: 4096,

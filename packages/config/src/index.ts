@@ -43,6 +43,9 @@ export const envSchema = z.object({
   TASK_RETENTION_HOURS: int(0, 24 * 365).default(24 * 7),
   MAX_UPLOAD_BYTES: int(1).default(50 * 1024 * 1024),
   MAX_DOWNLOAD_BYTES: int(1).default(50 * 1024 * 1024),
+  // POST /v1/jobs with the image inline (base64 in JSON): JSON is held in memory several
+  // times over while parsed, so inline inputs get a smaller cap than uploads (which stream).
+  MAX_INLINE_INPUT_BYTES: int(1).default(8 * 1024 * 1024),
   MAX_INPUT_PIXELS: int(1).default(100_000_000),
   MAX_PASSTHROUGH_BYTES: int(0).default(16 * 1024),
   MAX_ANIMATION_FRAMES: int(1).default(500),
@@ -162,6 +165,8 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   localSecrets?: LocalSecrets,
 ): Readonly<Config> {
+  // An empty value means "not set" (VAR= in an env file), so the default applies.
+  env = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

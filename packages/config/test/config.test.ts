@@ -60,3 +60,17 @@ test('an invalid secret is named but its value never printed (the message goes t
     );
   }
 });
+
+test('.env.example and the deploy env example load as they are (an empty value means the default)', async () => {
+  const { readFile } = await import('node:fs/promises');
+  for (const file of ['../../../.env.example', '../../../deploy/imgkit.env.example']) {
+    const env: Record<string, string> = {};
+    for (const line of (await readFile(new URL(file, import.meta.url), 'utf8')).split('\n')) {
+      const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+      if (m) env[m[1]] = m[2];
+    }
+    const c = loadConfig({ ...env, SECRET_KEY: 'k'.repeat(40), URL_SIGNING_KEY: 'u'.repeat(40) }, secrets);
+    assert.ok(c.WORKER_CONCURRENCY >= 1, file);
+    assert.ok(c.MEDIA_THREADS >= 1, file);
+  }
+});
