@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createPool } from '@imgkit/db';
 import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
-import { Registry } from '@imgkit/metrics';
+import { EventLoopDelay, Registry } from '@imgkit/metrics';
 import { TaskError, Worker } from '@imgkit/queue';
 import {
   createMediaPool,
@@ -109,9 +109,10 @@ async function main() {
 /** METRICS_HOST=host:port: this worker's own /metrics (task outcomes and durations). */
 function serveMetrics(hostPort: string, registry: Registry) {
   const i = hostPort.lastIndexOf(':');
+  const loop = new EventLoopDelay();
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') return res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(registry.render());
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(registry.render([loop.render()]));
   });
   server.listen(Number(hostPort.slice(i + 1)), hostPort.slice(0, i) || '127.0.0.1');
   return server;

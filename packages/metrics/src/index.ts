@@ -1,3 +1,5 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
 /**
  * A minimal Prometheus registry: counters and histograms with labels, rendered
  * in the text exposition format. Enough for our handful of series without a dependency.
@@ -91,5 +93,26 @@ export class Registry {
   }
   render(extra: string[] = []): string {
     return `${[...this.metrics.map((m) => m.render()), ...extra].join('\n')}\n`;
+  }
+}
+
+/**
+ * The event loop's delay since start (perf_hooks): what a blocked loop would show first.
+ * Rendered as a gauge with p50/p99/max in seconds; the hostile-input test reads it.
+ */
+export class EventLoopDelay {
+  private readonly histogram = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor() {
+    this.histogram.enable();
+  }
+
+  render(): string {
+    const h = this.histogram;
+    return gauge('imgkit_event_loop_delay_seconds', 'Event loop delay since start', [
+      { labels: { quantile: '0.5' }, value: h.percentile(50) / 1e9 },
+      { labels: { quantile: '0.99' }, value: h.percentile(99) / 1e9 },
+      { labels: { quantile: '1' }, value: h.max / 1e9 },
+    ]);
   }
 }

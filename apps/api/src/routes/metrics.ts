@@ -1,5 +1,5 @@
 import type { Pool } from '@imgkit/db';
-import { gauge, type Registry } from '@imgkit/metrics';
+import { EventLoopDelay, gauge, type Registry } from '@imgkit/metrics';
 import { queueDepth } from '@imgkit/queue';
 import { Router } from 'express';
 
@@ -11,9 +11,11 @@ import { Router } from 'express';
  */
 export function metricsRouter(deps: { pool: Pool; registry: Registry }): Router {
   const router = Router();
+  const loop = new EventLoopDelay();
   router.get('/metrics', async (_req, res) => {
     const rows = await queueDepth(deps.pool);
     const extra = [
+      loop.render(),
       gauge(
         'imgkit_tasks',
         'Unfinished tasks by kind and status (pending, running); finished ones are counted by each worker',
