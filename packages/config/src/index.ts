@@ -84,7 +84,7 @@ export const envSchema = z.object({
   // The isolated media pool: threads, each thread's JS heap, decoded pixels admitted at once
   // across the process (the memory bound: ~3-4 bytes per pixel while decoding), and the
   // wall-clock deadline of one call.
-  MEDIA_THREADS: int(1, 256).default(Math.max(1, availableParallelism())),
+  MEDIA_THREADS: int(1, 256).default(Math.max(4, availableParallelism())),
   MEDIA_THREAD_HEAP_MB: int(32, 16_384).default(512),
   MEDIA_PIXEL_BUDGET: int(1).default(200_000_000),
   MEDIA_CALL_TIMEOUT_MS: int(1000, 3_600_000).default(90_000),

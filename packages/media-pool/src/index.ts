@@ -38,9 +38,19 @@ export class MediaPool {
     this.budget = new PixelBudget(options.pixelBudget);
     this.piscina = new Piscina({
       filename: new URL('./thread.ts', import.meta.url).href,
-      minThreads: 1,
+      // All threads from the start: a thread costs ~250 ms to load its modules, not at a first request.
+      minThreads: options.threads,
       maxThreads: options.threads,
-      idleTimeout: 60_000,
+      // One call per thread: a deadline terminates the thread, and with it only its own call.
+      // (Measured: a thread runs one sharp pipeline at a time anyway; parallelism comes from
+      // threads, hence MEDIA_THREADS' default of at least 4, like libuv's thread pool.)
+      concurrentTasksPerWorker: 1,
+      workerData: {
+        budgetBuffer: this.budget.buffer,
+        budgetTotal: options.pixelBudget,
+        maxInputPixels: options.limits.maxInputPixels,
+      },
+      idleTimeout: Number.POSITIVE_INFINITY,
       resourceLimits: { maxOldGenerationSizeMb: options.heapMb, maxYoungGenerationSizeMb: 64 },
     });
   }
@@ -55,25 +65,19 @@ export class MediaPool {
     bytes: Buffer,
     o: { metadata: boolean; variants: { name: string; width: number }[] },
   ): Promise<Processed> {
-    const pixels = await this.pixelsOf(bytes);
     const req: ProcessRequest = {
       bytes,
       limits: this.options.limits,
       metadata: o.metadata,
       variants: o.variants,
     };
-    const out = await this.admitted(pixels, () => this.call<Processed>('processImage', req));
+    const out = await this.call<Processed>('processImage', req);
     for (const v of out.variants) v.rendered = rendered(v.rendered);
     return out;
   }
 
   async transform(input: Input, spec: TransformSpec): Promise<Rendered> {
-    const pixels = await this.pixelsOf(input);
-    return rendered(
-      await this.admitted(pixels, () =>
-        this.call<Rendered>('transform', { input, spec, limits: this.options.limits }),
-      ),
-    );
+    return rendered(await this.call<Rendered>('transform', { input, spec, limits: this.options.limits }));
   }
 
   /** Whether a downloaded body is a web page, and its og:image (parsed in a thread, linear time). */
@@ -87,20 +91,6 @@ export class MediaPool {
 
   async close(): Promise<void> {
     await this.piscina.destroy();
-  }
-
-  private async pixelsOf(input: Input): Promise<number> {
-    return this.raw<number>('probe', { input });
-  }
-
-  private async admitted<T>(pixels: number, fn: () => Promise<T>): Promise<T> {
-    // Never more than the per-image limit: larger inputs are refused by the decode itself.
-    const release = await this.budget.acquire(Math.min(pixels, this.options.limits.maxInputPixels));
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
   }
 
   private async call<T>(name: string, arg: unknown): Promise<T> {

@@ -15,11 +15,30 @@ import {
   type TransformSpec,
   transformImage,
 } from '@imgkit/media';
-import sharp from 'sharp';
+import { workerData } from 'piscina';
+import sharp, { type Metadata } from 'sharp';
+import { PixelBudget } from './budget.ts';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; code: MediaError['code']; message: string };
 
 const baseline = fingerprint();
+const shared = workerData as { budgetBuffer: SharedArrayBuffer; budgetTotal: number; maxInputPixels: number };
+const budget = new PixelBudget(shared.budgetTotal, shared.budgetBuffer);
+
+/** Runs a decode once its pixels fit the process-wide budget (read from the header first). */
+async function admitted<T>(
+  input: Buffer | { path: string },
+  fn: (header: Metadata | undefined) => Promise<T>,
+): Promise<T> {
+  const header = await headerOf(input);
+  const pixels = header ? pixelsIn(header) : 0;
+  const release = await budget.acquire(Math.min(pixels, shared.maxInputPixels));
+  try {
+    return await fn(header);
+  } finally {
+    release();
+  }
+}
 
 function fingerprint(): string {
   return [
@@ -45,17 +64,20 @@ type Input = Uint8Array | { path: string };
 const asInput = (i: Input): Buffer | { path: string } =>
   i instanceof Uint8Array ? Buffer.from(i.buffer, i.byteOffset, i.byteLength) : i;
 
-/** Pixels the decode of `input` would allocate (all frames), from the header only; 0 when unreadable. */
-export function probe({ input }: { input: Input }): Promise<number> {
-  return (async () => {
-    try {
-      const m = await sharp(asInput(input) as Buffer, { failOn: 'none', limitInputPixels: false }).metadata();
-      const frameHeight = m.pageHeight ?? m.height ?? 0;
-      return (m.width ?? 0) * frameHeight * Math.max(1, m.pages ?? 1);
-    } catch {
-      return 0;
-    }
-  })();
+async function headerOf(input: Buffer | { path: string }): Promise<Metadata | undefined> {
+  try {
+    return await sharp(Buffer.isBuffer(input) ? input : input.path, {
+      failOn: 'none',
+      limitInputPixels: false,
+    }).metadata();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pixels the decode would allocate (all frames). */
+function pixelsIn(m: Metadata): number {
+  return (m.width ?? 0) * (m.pageHeight ?? m.height ?? 0) * Math.max(1, m.pages ?? 1);
 }
 
 export interface ProcessRequest {
@@ -74,19 +96,17 @@ export interface Processed {
 export function processImage(req: ProcessRequest): Promise<Outcome<Processed>> {
   return guarded(async () => {
     const bytes = asInput(req.bytes) as Buffer;
-    const extracted = await extractImage(bytes, req.limits, { metadata: req.metadata });
-    const variants: Processed['variants'] = [];
-    if (extracted.format.decodable) {
-      for (const v of req.variants) {
-        const rendered = await transformImage(
-          bytes,
-          { operation: 'thumbnail', width: v.width, format: 'jpeg' },
-          req.limits,
-        );
-        variants.push({ name: v.name, rendered });
+    return admitted(bytes, async () => {
+      const extracted = await extractImage(bytes, req.limits, { metadata: req.metadata });
+      const variants: Processed['variants'] = [];
+      if (extracted.format.decodable) {
+        for (const v of req.variants) {
+          const spec = { operation: 'thumbnail' as const, width: v.width, format: 'jpeg' as const };
+          variants.push({ name: v.name, rendered: await transformImage(bytes, spec, req.limits) });
+        }
       }
-    }
-    return { extracted, variants };
+      return { extracted, variants };
+    });
   });
 }
 
@@ -102,7 +122,8 @@ export function transform(req: {
           watermark: { ...req.spec.watermark, image: asInput(req.spec.watermark.image) as Buffer },
         }
       : req.spec;
-    return transformImage(asInput(req.input), spec, req.limits);
+    const input = asInput(req.input);
+    return admitted(input, (header) => transformImage(input, spec, req.limits, header && { header }));
   });
 }
 

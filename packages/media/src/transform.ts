@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import sharp, { type Sharp } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { MediaError } from './errors.ts';
 import { type MediaLimits, timeoutSeconds } from './limits.ts';
 import { sniff } from './sniff.ts';
@@ -77,6 +77,8 @@ export async function transformImage(
   input: Buffer | { path: string },
   spec: TransformSpec,
   limits: TransformLimits,
+  /** The input's header when the caller has read it already (the media pool does, to admit the decode). */
+  known?: { header: Metadata },
 ): Promise<Rendered> {
   checkOutputSize(spec, limits.maxOutputSide);
   // A local file is handed to libvips by path: it streams the file instead of holding it in memory.
@@ -84,7 +86,8 @@ export async function transformImage(
   const sniffed = sniff(Buffer.isBuffer(input) ? input : await head(input.path));
   if (sniffed.kind !== 'image') throw new MediaError('not_an_image', 'the input is not a supported image');
   const format = spec.format ?? defaultFormat(sniffed.format);
-  const header = await sharp(source, { failOn: 'none', limitInputPixels: false }).metadata();
+  const header =
+    known?.header ?? (await sharp(source, { failOn: 'none', limitInputPixels: false }).metadata());
   const pages = Math.max(1, header.pages ?? 1);
   const frameHeight = header.pageHeight ?? header.height ?? 0;
   if ((header.width ?? 0) * frameHeight * pages > limits.maxInputPixels) {

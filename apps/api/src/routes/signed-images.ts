@@ -138,8 +138,13 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
         format,
       });
     } catch (err) {
+      if (err instanceof MediaError && err.code === 'processing_crashed') {
+        throw problems.unavailable('The renderer was interrupted; retry.', 1);
+      }
       if (err instanceof MediaError) {
-        throw err.code === 'image_too_large' || err.code === 'output_too_large'
+        throw err.code === 'image_too_large' ||
+          err.code === 'output_too_large' ||
+          err.code === 'processing_timeout'
           ? new Problem(422, err.code, 'Unprocessable Content', err.message)
           : problems.badRequest(err.code, err.message);
       }

@@ -6,6 +6,7 @@ import {
   type ClaimedTask,
   type ErrorRecord,
   permanentError,
+  retryableError,
   type TaskContext,
   type TaskKind,
   type TaskKindDefinition,
@@ -37,6 +38,11 @@ export function mediaTask<P>(
       try {
         await parts.handler(payload, ctx);
       } catch (err) {
+        // A media thread that died may have died of another call's deadline (threads run
+        // two calls): try again. A hostile input that kills it every time runs out of attempts.
+        if (err instanceof MediaError && err.code === 'processing_crashed') {
+          throw retryableError(err.code, err.message, { cause: err });
+        }
         if (err instanceof MediaError) throw permanentError(err.code, err.message, err);
         throw err;
       }
