@@ -52,6 +52,8 @@ test('a deleted endpoint receives nothing more, and its messages cannot be repla
   const img = await upload();
   await until(() => receiver.received.length >= 1, 'first attempt');
   assert.equal((await api(`/v1/webhook-endpoints/${created.id}`, { method: 'DELETE' })).status, 204);
+  // An attempt in flight at the delete may finish first; it cannot bring the message back.
+  await until(async () => (await messagesOf(`image_id=${img.id}`))[0]?.status === 'failed', 'failed');
   const [message] = await messagesOf(`image_id=${img.id}`);
   assert.equal(message.status, 'failed');
   assert.match(message.last_error, /endpoint_deleted/);

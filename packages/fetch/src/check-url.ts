@@ -10,7 +10,15 @@ import { isPublicAddress } from './address.ts';
  */
 export async function checkPublicUrl(
   raw: string,
-  options: { allowPrivateNetworks: boolean },
+  options: {
+    allowPrivateNetworks: boolean;
+    /**
+     * Also resolve a host name now (default true). Off for source URLs on the hot path: the
+     * fetcher checks every address it connects to anyway, and a lookup per request would put
+     * DNS latency (and libuv's 4 threads) in front of every POST.
+     */
+    resolve?: boolean;
+  },
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   let url: URL;
   try {
@@ -29,6 +37,7 @@ export async function checkPublicUrl(
   }
   if (host === 'localhost' || host.endsWith('.localhost'))
     return { ok: false, reason: 'points at localhost' };
+  if (options.resolve === false) return { ok: true };
   try {
     const addresses = await lookup(host, { all: true });
     const bad = addresses.find((a) => !isPublicAddress(a.address));

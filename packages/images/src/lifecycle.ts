@@ -89,7 +89,10 @@ export async function createImage(
       ['webhook_url', image.webhookUrl],
     ] as const) {
       if (!url) continue;
-      const verdict = await checkPublicUrl(url, { allowPrivateNetworks: deps.allowPrivateNetworks });
+      const verdict = await checkPublicUrl(url, {
+        allowPrivateNetworks: deps.allowPrivateNetworks,
+        resolve: field === 'webhook_url',
+      });
       if (!verdict.ok) throw new InputError(field, verdict.reason);
     }
   } catch (err) {

@@ -75,8 +75,9 @@ export async function createJob(
   idempotency?: Omit<IdempotencyScope, 'accountId'>,
 ): Promise<{ response: StoredResponse; replayed: boolean }> {
   const { input } = job;
-  if (job.webhookUrl) await requirePublicUrl(deps, job.webhookUrl, 'webhook_url');
-  if ('url' in input) await requirePublicUrl(deps, input.url, 'url');
+  if (job.webhookUrl) await requirePublicUrl(deps, job.webhookUrl, 'webhook_url', true);
+  // A source URL is checked again at every connect; no DNS lookup on the request path.
+  if ('url' in input) await requirePublicUrl(deps, input.url, 'url', false);
   if ('imageId' in input) await requireStoredImage(deps.pool, input.imageId, job.accountId, 'image_id');
   const params: JobParams = { ...job.params };
   if (params.watermark?.image_id) {
@@ -126,8 +127,13 @@ export async function createJob(
   });
 }
 
-async function requirePublicUrl(deps: CreateJobDeps, url: string, field: string): Promise<void> {
-  const verdict = await checkPublicUrl(url, { allowPrivateNetworks: deps.allowPrivateNetworks });
+async function requirePublicUrl(
+  deps: CreateJobDeps,
+  url: string,
+  field: string,
+  resolve: boolean,
+): Promise<void> {
+  const verdict = await checkPublicUrl(url, { allowPrivateNetworks: deps.allowPrivateNetworks, resolve });
   if (!verdict.ok) throw new InputError(field, verdict.reason);
 }
 

@@ -16,22 +16,30 @@ CREATE TABLE task_fair_counters (
 CREATE INDEX tasks_ready_fair ON tasks (priority DESC, fair_rank, run_at, id) WHERE status = 'pending';
 DROP INDEX IF EXISTS tasks_ready;
 
--- The rank a new task of `key` gets (and the counter moved past it), in the caller's statement.
-CREATE FUNCTION imgkit_fair_rank(key text) RETURNS bigint
-LANGUAGE sql
+-- The rank a new task of `key` gets (and the counter moved past it); plpgsql, so its plans
+-- are cached per session. A task without a key takes the head's rank (imgkit_head_rank).
+CREATE FUNCTION imgkit_head_rank() RETURNS bigint
+LANGUAGE sql STABLE
 AS $$
-  WITH head AS (
-    SELECT coalesce(
-      (SELECT fair_rank FROM tasks WHERE status = 'pending' ORDER BY priority DESC, fair_rank, run_at, id LIMIT 1),
-      (SELECT max(next_rank) - 1 FROM task_fair_counters),
-      0) AS v
-  ), bumped AS (
-    INSERT INTO task_fair_counters AS c (fair_key, next_rank)
-    SELECT key, head.v + 1 FROM head WHERE key IS NOT NULL
-    ON CONFLICT (fair_key) DO UPDATE SET next_rank = greatest(c.next_rank, excluded.next_rank - 1) + 1
-    RETURNING next_rank - 1 AS rank
-  )
-  SELECT coalesce((SELECT rank FROM bumped), (SELECT v FROM head))
+  SELECT coalesce(
+    (SELECT fair_rank FROM tasks WHERE status = 'pending' ORDER BY priority DESC, fair_rank, run_at, id LIMIT 1),
+    (SELECT max(next_rank) - 1 FROM task_fair_counters),
+    0)
+$$;
+
+CREATE FUNCTION imgkit_fair_rank(key text) RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  head bigint;
+  rank bigint;
+BEGIN
+  head := imgkit_head_rank();
+  INSERT INTO task_fair_counters AS c (fair_key, next_rank) VALUES (key, head + 1)
+  ON CONFLICT (fair_key) DO UPDATE SET next_rank = greatest(c.next_rank, head) + 1
+  RETURNING next_rank - 1 INTO rank;
+  RETURN rank;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION imgkit_claim_tasks(worker text, max_tasks integer, kinds text[], lease_ms float8)
@@ -64,7 +72,7 @@ LANGUAGE sql
 AS $$
   INSERT INTO tasks (id, kind, payload, max_attempts, subject_id, fair_key, fair_rank)
   VALUES (task_id, task_kind, task_payload, task_max_attempts, task_subject_id, task_fair_key,
-          imgkit_fair_rank(task_fair_key))
+          CASE WHEN task_fair_key IS NULL THEN imgkit_head_rank() ELSE imgkit_fair_rank(task_fair_key) END)
   RETURNING id;
 $$;
 
@@ -82,6 +90,7 @@ $$;
 CREATE INDEX tasks_ready ON tasks (priority DESC, run_at, id) WHERE status = 'pending';
 DROP INDEX tasks_ready_fair;
 DROP FUNCTION imgkit_fair_rank(text);
+DROP FUNCTION imgkit_head_rank();
 DROP TABLE task_fair_counters;
 ALTER TABLE tasks DROP COLUMN fair_rank;
 ALTER TABLE tasks DROP COLUMN fair_key;

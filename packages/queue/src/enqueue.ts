@@ -32,7 +32,8 @@ export interface EnqueueOptions {
 
 const INSERT = `INSERT INTO tasks (id, kind, payload, priority, run_at, max_attempts, dedupe_key, subject_id,
                      fair_key, fair_rank)
-  VALUES ($1, $2, $3, $4, coalesce($5, now()), $6, $7, $8, $9::text, imgkit_fair_rank($9::text))
+  VALUES ($1, $2, $3, $4, coalesce($5, now()), $6, $7, $8, $9::text,
+          CASE WHEN $9::text IS NULL THEN imgkit_head_rank() ELSE imgkit_fair_rank($9::text) END)
   ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'running') DO NOTHING
   RETURNING id, run_at`;
 const insertTask = sql('tasks.insert', INSERT);

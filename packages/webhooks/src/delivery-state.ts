@@ -32,7 +32,7 @@ const markRetryingSql = sql(
   'webhooks.mark_retrying',
   `UPDATE webhook_messages SET status = 'pending', attempts = ${ATTEMPTS}, last_error = $3, next_attempt_at = $4,
      updated_at = now()
-   WHERE id = $1`,
+   WHERE id = $1 AND status = 'pending'`,
 );
 
 export async function markMessageRetrying(
