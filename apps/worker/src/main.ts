@@ -43,7 +43,7 @@ async function main() {
   );
   const stageDuration = registry.histogram(
     'imgkit_stage_duration_seconds',
-    'Duration of download (fetch), extraction (decode and metadata) and variant rendering',
+    'Duration of download (fetch), extraction with variants in the media pool (extract), storing variants (render)',
   );
   const media = createMediaPool(config);
   const fetcher = new SafeFetcher({ allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS });
