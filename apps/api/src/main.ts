@@ -3,13 +3,14 @@ import path from 'node:path';
 import { createPool } from '@imgkit/db';
 import { createLogger } from '@imgkit/log';
 import {
+  createBlobStore,
   createMediaPool,
   loadConfigOrExit,
   migrateDatabase,
   onShutdownSignal,
   resolveDatabase,
 } from '@imgkit/runtime';
-import { DiskCache, LocalBlobStore } from '@imgkit/storage';
+import { DiskCache } from '@imgkit/storage';
 import { createApp } from './app.ts';
 
 async function main() {
@@ -23,9 +24,7 @@ async function main() {
     applicationName: 'imgkit-api',
     onError: (err) => logger.warn({ err }, 'idle database client error'),
   });
-  const storage = new LocalBlobStore(path.join(config.dataDir, 'blobs'));
-  // Temp files of writes that a killed process never finished.
-  await storage.sweepTemp();
+  const storage = await createBlobStore(config);
   const cache = new DiskCache(path.join(config.dataDir, 'cache'), config.CACHE_MAX_BYTES);
   await cache.init();
   let shuttingDown = false;
@@ -89,6 +88,7 @@ async function main() {
       server.closeIdleConnections();
       await closed;
       await media.close();
+      storage.close();
       await pool.end();
       await db.embedded?.stop();
       logger.info('api stopped');

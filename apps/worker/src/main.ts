@@ -1,11 +1,11 @@
 import { createServer } from 'node:http';
-import path from 'node:path';
 import { createPool } from '@imgkit/db';
 import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
 import { EventLoopDelay, Registry } from '@imgkit/metrics';
 import { TaskError, Worker } from '@imgkit/queue';
 import {
+  createBlobStore,
   createMediaPool,
   loadConfigOrExit,
   migrateDatabase,
@@ -13,7 +13,6 @@ import {
   reportError,
   resolveDatabase,
 } from '@imgkit/runtime';
-import { LocalBlobStore } from '@imgkit/storage';
 import { startHousekeeping } from './housekeeping.ts';
 import { taskSettings } from './settings.ts';
 import { taskKinds } from './tasks/index.ts';
@@ -29,9 +28,7 @@ async function main() {
     applicationName: 'imgkit-worker',
     onError: (err) => logger.warn({ err }, 'idle database client error'),
   });
-  const storage = new LocalBlobStore(path.join(config.dataDir, 'blobs'));
-  // Temp files of writes that a killed process never finished.
-  await storage.sweepTemp();
+  const storage = await createBlobStore(config);
   const registry = new Registry();
   const taskOutcomes = registry.counter(
     'imgkit_tasks_finished_total',
@@ -93,6 +90,7 @@ async function main() {
     metricsServer?.close();
     await fetcher.close();
     await media.close();
+    storage.close();
     await pool.end();
     await db.embedded?.stop();
     logger.info('worker stopped');

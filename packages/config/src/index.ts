@@ -35,6 +35,22 @@ export const envSchema = z.object({
   S3_ENDPOINT: optionalString,
   S3_ACCESS_KEY_ID: optionalString,
   S3_SECRET_ACCESS_KEY: optionalString,
+  S3_FORCE_PATH_STYLE: bool.optional(),
+  S3_KEY_PREFIX: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_\-.]+(\/[A-Za-z0-9_\-.]+)*$/, 'must be path segments like imgkit/prod')
+      .optional(),
+  ),
+  // The SDK's default (CRC trailers on every upload) breaks or corrupts streamed uploads on
+  // many non-AWS servers; with an endpoint set the default is checksums only where required.
+  S3_CHECKSUM: z.enum(['when_required', 'when_supported']).optional(),
+  S3_MAX_ATTEMPTS: int(1, 20).default(4),
+  S3_REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  // Each machine keeps originals it has read from S3 on its own disk (STORAGE=s3 only).
+  ORIGINALS_CACHE_MAX_BYTES: int(0).default(2 * 1024 * 1024 * 1024),
+  ORIGINALS_DELIVERY: z.enum(['proxy', 'redirect']).default('proxy'),
+  ORIGINALS_REDIRECT_TTL_SECONDS: int(10, 7 * 24 * 3600).default(300),
   WORKER_CONCURRENCY: int(1, 1024).default(availableParallelism()),
   WORKER_POLL_INTERVAL_MS: int(50, 60_000).default(1000),
   WORKER_LISTEN: bool.default(true),
@@ -188,11 +204,16 @@ export function loadConfig(
   if (e.STORAGE === 's3' && !e.S3_BUCKET) {
     throw new ConfigError('invalid configuration: S3_BUCKET is required when STORAGE=s3');
   }
-  if (e.STORAGE === 's3') {
-    // The BlobStore interface is ready for it; the driver is not written yet. Say so instead of ignoring it.
+  if (e.STORAGE === 's3' && !e.S3_REGION && !e.S3_ENDPOINT) {
+    throw new ConfigError('invalid configuration: S3_REGION is required when STORAGE=s3 (or set S3_ENDPOINT)');
+  }
+  if (Boolean(e.S3_ACCESS_KEY_ID) !== Boolean(e.S3_SECRET_ACCESS_KEY)) {
     throw new ConfigError(
-      'invalid configuration: STORAGE=s3 is not available in this version yet; use STORAGE=local',
+      'invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are set together (or neither, for the SDK default chain)',
     );
+  }
+  if (e.ORIGINALS_DELIVERY === 'redirect' && e.STORAGE !== 's3') {
+    throw new ConfigError('invalid configuration: ORIGINALS_DELIVERY=redirect needs STORAGE=s3');
   }
   return Object.freeze({
     ...e,

@@ -67,6 +67,12 @@ export class DiskCache {
     this.total -= size;
   }
 
+  /** Drops the entry and its file (the blob was deleted). */
+  async remove(key: string): Promise<void> {
+    this.forget(key);
+    await unlink(this.pathOf(key)).catch(() => undefined);
+  }
+
   get sizeBytes(): number {
     return this.total;
   }

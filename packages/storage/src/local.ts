@@ -4,7 +4,13 @@ import { mkdir, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/prom
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BlobNotFoundError, type BlobStore, BlobTooLargeError, type PutResult } from './blob-store.ts';
+import {
+  BlobNotFoundError,
+  type BlobStore,
+  BlobTooLargeError,
+  type GetOptions,
+  type PutResult,
+} from './blob-store.ts';
 
 /** Blobs as files under one root; writes go to `.tmp/` and are renamed into place. */
 export class LocalBlobStore implements BlobStore {
@@ -42,11 +48,16 @@ export class LocalBlobStore implements BlobStore {
     return this.put(key, Readable.from([bytes]));
   }
 
-  async get(key: string) {
+  async get(key: string, options: GetOptions = {}) {
     const file = this.pathOf(key);
     try {
       const s = await stat(file);
-      return { stream: createReadStream(file), byteSize: s.size };
+      if (options.start === undefined && options.end === undefined) {
+        return { stream: createReadStream(file), byteSize: s.size };
+      }
+      const start = options.start ?? 0;
+      const end = Math.min(options.end ?? s.size - 1, s.size - 1);
+      return { stream: createReadStream(file, { start, end }), byteSize: Math.max(0, end - start + 1) };
     } catch (err) {
       throw notFoundOr(err, key);
     }
@@ -60,22 +71,48 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  async exists(key: string): Promise<boolean> {
+  async head(key: string): Promise<{ byteSize: number } | undefined> {
     try {
-      await stat(this.pathOf(key));
-      return true;
-    } catch {
-      return false;
+      const s = await stat(this.pathOf(key));
+      return s.isFile() ? { byteSize: s.size } : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
     }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.head(key)) !== undefined;
   }
 
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
   }
 
-  async deletePrefix(prefix: string): Promise<void> {
-    await rm(this.pathOf(prefix), { force: true, recursive: true });
+  async deleteMany(keys: string[]): Promise<void> {
+    for (const key of keys) await this.delete(key);
   }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    await rm(this.pathOf(prefix.replace(/\/+$/, '')), { force: true, recursive: true });
+  }
+
+  async *list(prefix = ''): AsyncIterable<{ key: string; byteSize: number }> {
+    const entries = await readdir(this.root, { recursive: true, withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (!e.isFile()) continue;
+      const key = path.relative(this.root, path.join(e.parentPath, e.name)).split(path.sep).join('/');
+      if (key.startsWith('.tmp/') || !key.startsWith(prefix)) continue;
+      const s = await stat(path.join(e.parentPath, e.name)).catch(() => undefined);
+      if (s) yield { key, byteSize: s.size };
+    }
+  }
+
+  async ping(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+  }
+
+  close(): void {}
 
   localPath(key: string): string {
     return this.pathOf(key);

@@ -1,0 +1,38 @@
+import path from 'node:path';
+import type { Config } from '@imgkit/config';
+import { type BlobStore, CachedBlobStore, DiskCache, LocalBlobStore, S3BlobStore } from '@imgkit/storage';
+
+/** Blobs read many times and never changed: worth a copy on each machine's disk. */
+export function isCacheableBlob(key: string): boolean {
+  return key.startsWith('originals/') || (key.startsWith('jobs/') && key.endsWith('/input'));
+}
+
+/**
+ * The blob store a process uses, from config: the local disk under DATA_DIR/blobs, or an
+ * S3 bucket read through a cache of originals under DATA_DIR/originals-cache. No main()
+ * names a driver. Temp files a killed process left in the local store are removed here.
+ */
+export async function createBlobStore(config: Config): Promise<BlobStore> {
+  if (config.STORAGE === 'local') {
+    const store = new LocalBlobStore(path.join(config.dataDir, 'blobs'));
+    await store.sweepTemp();
+    return store;
+  }
+  const s3 = new S3BlobStore({
+    bucket: config.S3_BUCKET!,
+    region: config.S3_REGION ?? 'us-east-1',
+    endpoint: config.S3_ENDPOINT,
+    // Path-style is what S3-compatible servers on one host name answer; AWS prefers virtual hosts.
+    forcePathStyle: config.S3_FORCE_PATH_STYLE ?? config.S3_ENDPOINT !== undefined,
+    checksum: config.S3_CHECKSUM ?? (config.S3_ENDPOINT ? 'when_required' : 'when_supported'),
+    credentials: config.S3_ACCESS_KEY_ID
+      ? { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY! }
+      : undefined,
+    maxAttempts: config.S3_MAX_ATTEMPTS,
+    requestTimeoutMs: config.S3_REQUEST_TIMEOUT_MS,
+    keyPrefix: config.S3_KEY_PREFIX,
+  });
+  const cache = new DiskCache(path.join(config.dataDir, 'originals-cache'), config.ORIGINALS_CACHE_MAX_BYTES);
+  await cache.init();
+  return new CachedBlobStore(s3, cache, isCacheableBlob);
+}
