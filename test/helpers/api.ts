@@ -3,20 +3,20 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
-import { createApp } from '@imgkit/api/app';
+import { type AppDeps, createApp } from '@imgkit/api/app';
 import { createAccount, createApiKey } from '@imgkit/auth';
 import type { Pool } from '@imgkit/db';
 import { createLogger } from '@imgkit/log';
 import type { Rendered, TransformSpec } from '@imgkit/media';
 import { MediaPool } from '@imgkit/media-pool';
-import { DiskCache, LocalBlobStore } from '@imgkit/storage';
+import { type BlobStore, DiskCache, LocalBlobStore } from '@imgkit/storage';
 import { generateWebhookSecret } from '@imgkit/webhooks';
 
 export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789';
 
 export interface TestApi {
   base: string;
-  storage: LocalBlobStore;
+  storage: BlobStore;
   blobRoot: string;
   cache: DiskCache;
   /** How many times the signed-URL route decoded and rendered an image. */
@@ -33,10 +33,13 @@ export async function startApi(
     blobRoot: string;
     allowPrivateNetworks: boolean;
     webhookRotationMs: number;
+    /** Another blob store (S3) instead of a local one under blobRoot. */
+    storage: BlobStore;
+    originals: AppDeps['originals'];
   }> = {},
 ): Promise<TestApi> {
   const blobRoot = overrides.blobRoot ?? (await mkdtemp(path.join(tmpdir(), 'imgkit-blobs-')));
-  const storage = new LocalBlobStore(blobRoot);
+  const storage = overrides.storage ?? new LocalBlobStore(blobRoot);
   const cache = new DiskCache(await mkdtemp(path.join(tmpdir(), 'imgkit-cache-')), 64 * 1024 * 1024);
   await cache.init();
   const renders = { count: 0 };
@@ -70,6 +73,7 @@ export async function startApi(
       maxAttempts: overrides.processImageMaxAttempts ?? 5,
       variantPresets: ['thumbnail', 'medium', 'large'],
     },
+    originals: overrides.originals ?? { delivery: 'proxy', redirectTtlSeconds: 300 },
     jobs: { maxAttempts: overrides.processImageMaxAttempts ?? 5 },
     isShuttingDown: () => false,
     allowPrivateNetworks: overrides.allowPrivateNetworks ?? true,

@@ -5,6 +5,7 @@ import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
 import { Worker } from '@imgkit/queue';
 import { createMediaPool } from '@imgkit/runtime';
+import type { BlobStore } from '@imgkit/storage';
 import { taskSettings } from '@imgkit/worker/settings';
 import { taskKinds } from '@imgkit/worker/tasks';
 import { startApi, TEST_SECRET, type TestApi } from './api.ts';
@@ -17,12 +18,16 @@ export interface Pipeline {
   settle(ids: string[], limitMs?: number): Promise<void>;
 }
 
-/** API + an in-process worker with the real task handlers, sharing one database and blob store. */
+/**
+ * API + an in-process worker with the real task handlers, sharing one database and blob store
+ * (or, with `workerStorage`, each with its own client of one bucket, as on two machines).
+ */
 export async function startPipeline(
   pool: Pool,
   url: string,
   env: Record<string, string> = {},
   apiOverrides: Parameters<typeof startApi>[1] = {},
+  options: { workerStorage?: BlobStore } = {},
 ): Promise<Pipeline> {
   const api = await startApi(pool, {
     uploadBytes: 64 * 1024 * 1024,
@@ -44,7 +49,11 @@ export async function startPipeline(
   const worker = new Worker({
     pool,
     listenConnectionString: url,
-    kinds: taskKinds({ pool, storage: api.storage, fetcher, media }, taskSettings(config)),
+    kinds: taskKinds(
+      { pool, storage: options.workerStorage ?? api.storage, fetcher, media },
+      taskSettings(config),
+    ),
+    outageRetryMs: config.WORKER_OUTAGE_RETRY_MS,
     concurrency: config.WORKER_CONCURRENCY,
     pollIntervalMs: 200,
     leaseMs: 30_000,

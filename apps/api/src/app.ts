@@ -36,6 +36,8 @@ export interface AppDeps {
     maxOutputSide: number;
   };
   images: { maxAttempts: number; variantPresets: readonly string[] };
+  /** GET …/original: streamed through this process, or a 302 to a presigned S3 URL. */
+  originals: { delivery: 'proxy' | 'redirect'; redirectTtlSeconds: number };
   jobs: { maxAttempts: number };
   /** FETCH_ALLOW_PRIVATE_NETWORKS: also governs which source and webhook URLs are accepted. */
   allowPrivateNetworks: boolean;
@@ -87,7 +89,7 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
-  app.use(healthRouter({ pool: deps.pool, isShuttingDown: deps.isShuttingDown }));
+  app.use(healthRouter({ pool: deps.pool, storage: deps.storage, isShuttingDown: deps.isShuttingDown }));
   app.use(metricsRouter({ pool: deps.pool, registry }));
   app.use(docsRouter(createOpenApiRegistry()));
   const signed = deps.signedUrls
@@ -144,6 +146,7 @@ export function createApp(deps: AppDeps): Express {
       maxUploadBytes: deps.limits.uploadBytes,
       maxPassthroughBytes: deps.limits.passthroughBytes,
       variantPresets: deps.images.variantPresets,
+      originals: deps.originals,
     }),
   );
   app.use(

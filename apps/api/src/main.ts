@@ -47,6 +47,10 @@ async function main() {
       maxAttempts: config.PROCESS_IMAGE_MAX_ATTEMPTS,
       variantPresets: Object.keys(config.VARIANT_PRESETS),
     },
+    originals: {
+      delivery: config.ORIGINALS_DELIVERY,
+      redirectTtlSeconds: config.ORIGINALS_REDIRECT_TTL_SECONDS,
+    },
     jobs: { maxAttempts: config.RENDER_JOB_MAX_ATTEMPTS },
     allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
     signedUrls: {

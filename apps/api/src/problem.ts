@@ -1,6 +1,7 @@
 import { isDatabaseUnavailable } from '@imgkit/db';
 import { ConflictError, InputError, NotFoundError, TooLargeError } from '@imgkit/errors';
 import { IdempotencyError } from '@imgkit/idempotency';
+import { StorageUnavailableError } from '@imgkit/storage';
 import type { ErrorRequestHandler, Response } from 'express';
 
 /** One field-level validation failure, as in RFC 9457 extension `errors[]`. */
@@ -115,6 +116,11 @@ function toProblem(err: unknown): Problem {
   if (err instanceof TooLargeError) return problems.payloadTooLarge(err.limit);
   if (isDatabaseUnavailable(err)) {
     return problems.unavailable('The database is unavailable (restarting or unreachable); retry shortly.');
+  }
+  if (err instanceof StorageUnavailableError) {
+    return new Problem(503, 'storage_unavailable', 'Service Unavailable', 'The blob store is unavailable; retry shortly.', {
+      headers: { 'Retry-After': '5' },
+    });
   }
   if (err instanceof IdempotencyError) {
     return err.code === 'idempotency_key_reused'

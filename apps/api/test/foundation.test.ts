@@ -45,6 +45,7 @@ test('readyz answers 503 when the database is unreachable', async () => {
       maxOutputSide: 4096,
     },
     images: { maxAttempts: 5, variantPresets: [] },
+    originals: { delivery: 'proxy', redirectTtlSeconds: 300 },
     jobs: { maxAttempts: 5 },
     allowPrivateNetworks: false,
     webhooks: { secretRotationMs: 3600_000, deliveryMaxAttempts: 8 },

@@ -32,6 +32,7 @@ const app = createApp({
     maxOutputSide: 4096,
   },
   images: { maxAttempts: 5, variantPresets: [] },
+  originals: { delivery: 'proxy', redirectTtlSeconds: 300 },
   jobs: { maxAttempts: 5 },
   allowPrivateNetworks: true,
   webhooks: { secretRotationMs: 3600_000, deliveryMaxAttempts: 8 },

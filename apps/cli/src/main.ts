@@ -4,6 +4,7 @@ import { runDev } from './commands/dev.ts';
 import { runImport } from './commands/import.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { runSignUrl } from './commands/sign-url.ts';
+import { runStorage } from './commands/storage.ts';
 import { runTasks } from './commands/tasks.ts';
 import { CliError, type Output } from './output.ts';
 
@@ -23,6 +24,9 @@ const USAGE = `usage: imgkit <command> [options]
   import <folder|urls.txt> [--wait] [--concurrency N]
                                         upload a folder (recursively) or a list of URLs through the
                                         API (IMGKIT_URL, IMGKIT_KEY); re-running skips what was accepted
+  storage copy --to s3 [--concurrency N]
+                                        copy the local blob store (DATA_DIR/blobs) into the S3_BUCKET
+                                        of the S3_* settings; resumable; then set STORAGE=s3
   sign-url IMAGE_ID [--width N] [--height N] [--fit cover|inside|fill] [--gravity G]
            [--quality Q] [--format jpg|png|webp|avif|gif] [--expires-in SECONDS]
 
@@ -46,6 +50,7 @@ async function main(argv: string[]): Promise<void> {
       'expires-in': { type: 'string' },
       wait: { type: 'boolean', default: false },
       concurrency: { type: 'string' },
+      to: { type: 'string' },
     },
   });
   const out: Output = {
@@ -72,6 +77,8 @@ async function main(argv: string[]): Promise<void> {
       return runTasks(out, sub, arg);
     case 'import':
       return runImport(out, sub, { wait: values.wait, concurrency: values.concurrency });
+    case 'storage':
+      return runStorage(out, sub, { to: values.to, concurrency: values.concurrency });
     case 'sign-url':
       return runSignUrl(out, sub, values);
     default:

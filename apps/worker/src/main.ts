@@ -60,6 +60,7 @@ async function main() {
     concurrency: config.WORKER_CONCURRENCY,
     pollIntervalMs: config.WORKER_POLL_INTERVAL_MS,
     leaseMs: config.WORKER_LEASE_MS,
+    outageRetryMs: config.WORKER_OUTAGE_RETRY_MS,
     retentionMs: config.TASK_RETENTION_HOURS * 3600_000,
     logger,
     // A task that fails for good, or with an unexpected error, is worth a report; expected

@@ -40,6 +40,7 @@ export const envSchema = z.object({
     z
       .string()
       .regex(/^[A-Za-z0-9_\-.]+(\/[A-Za-z0-9_\-.]+)*$/, 'must be path segments like imgkit/prod')
+      .refine((v) => !v.split('/').some((p) => p === '.' || p === '..'), 'must not contain . or .. segments')
       .optional(),
   ),
   // The SDK's default (CRC trailers on every upload) breaks or corrupts streamed uploads on
@@ -55,6 +56,9 @@ export const envSchema = z.object({
   WORKER_POLL_INTERVAL_MS: int(50, 60_000).default(1000),
   WORKER_LISTEN: bool.default(true),
   WORKER_LEASE_MS: int(1000, 3_600_000).default(30_000),
+  // A task that met an outage of the blob store is tried again this often (±50 %), for as
+  // long as the outage lasts, without using up its attempts.
+  WORKER_OUTAGE_RETRY_MS: int(100, 3_600_000).default(15_000),
   WORKER_SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(25_000),
   TASK_RETENTION_HOURS: int(0, 24 * 365).default(24 * 7),
   MAX_UPLOAD_BYTES: int(1).default(50 * 1024 * 1024),
@@ -205,7 +209,9 @@ export function loadConfig(
     throw new ConfigError('invalid configuration: S3_BUCKET is required when STORAGE=s3');
   }
   if (e.STORAGE === 's3' && !e.S3_REGION && !e.S3_ENDPOINT) {
-    throw new ConfigError('invalid configuration: S3_REGION is required when STORAGE=s3 (or set S3_ENDPOINT)');
+    throw new ConfigError(
+      'invalid configuration: S3_REGION is required when STORAGE=s3 (or set S3_ENDPOINT)',
+    );
   }
   if (Boolean(e.S3_ACCESS_KEY_ID) !== Boolean(e.S3_SECRET_ACCESS_KEY)) {
     throw new ConfigError(

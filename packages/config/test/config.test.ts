@@ -39,9 +39,22 @@ test('production requires real secrets', () => {
   assert.equal(c.secretKey, 'k'.repeat(40));
 });
 
-test('S3 storage needs a bucket, and is refused clearly while its driver does not exist', () => {
+test('S3 storage needs a bucket and a region or endpoint; keys come in pairs; redirects need S3', () => {
   assert.throws(() => loadConfig({ STORAGE: 's3' }, secrets), /S3_BUCKET/);
-  assert.throws(() => loadConfig({ STORAGE: 's3', S3_BUCKET: 'b' }, secrets), /not available/);
+  assert.throws(() => loadConfig({ STORAGE: 's3', S3_BUCKET: 'b' }, secrets), /S3_REGION/);
+  const c = loadConfig({ STORAGE: 's3', S3_BUCKET: 'b', S3_ENDPOINT: 'http://127.0.0.1:9000' }, secrets);
+  assert.equal(c.STORAGE, 's3');
+  assert.equal(c.ORIGINALS_DELIVERY, 'proxy');
+  assert.throws(
+    () =>
+      loadConfig({ STORAGE: 's3', S3_BUCKET: 'b', S3_REGION: 'eu-west-1', S3_ACCESS_KEY_ID: 'AK' }, secrets),
+    /S3_SECRET_ACCESS_KEY/,
+  );
+  assert.throws(() => loadConfig({ ORIGINALS_DELIVERY: 'redirect' }, secrets), /needs STORAGE=s3/);
+  assert.throws(
+    () => loadConfig({ STORAGE: 's3', S3_BUCKET: 'b', S3_REGION: 'x', S3_KEY_PREFIX: '../x' }, secrets),
+    /S3_KEY_PREFIX/,
+  );
 });
 
 test('an invalid secret is named but its value never printed (the message goes to the journal)', () => {

@@ -13,7 +13,14 @@ export {
   type TaskStat,
   taskStats,
 } from './enqueue.ts';
-export { type ErrorRecord, permanentError, retryableError, TaskError, toErrorRecord } from './errors.ts';
+export {
+  type ErrorRecord,
+  outageError,
+  permanentError,
+  retryableError,
+  TaskError,
+  toErrorRecord,
+} from './errors.ts';
 export {
   type ClaimedTask,
   type KindRef,

@@ -24,7 +24,7 @@ const retrySql = sql(
   'tasks.retry',
   `UPDATE tasks
    SET status = 'pending', run_at = now() + make_interval(secs => $4::float8 / 1000), last_error = $5,
-       updated_at = now(), locked_by = NULL, locked_until = NULL
+       attempts = attempts - $6::int, updated_at = now(), locked_by = NULL, locked_until = NULL
    WHERE id = $1 AND attempts = $2 AND locked_by = $3 AND status = 'running'
    RETURNING id, run_at`,
 );
@@ -102,6 +102,7 @@ export class Outcomes {
     error: ErrorRecord,
     delayMs: number,
     log: QueueLogger,
+    options: { refundAttempt?: boolean } = {},
   ): Promise<void> {
     await withDbRetry(this.leaseMs, () =>
       withTransaction(this.pool, async (tx) => {
@@ -111,6 +112,7 @@ export class Outcomes {
           this.workerId,
           delayMs,
           error,
+          options.refundAttempt ? 1 : 0,
         ]);
         if (row && def.onRetry) await def.onRetry(tx, task, error, row.run_at);
       }),

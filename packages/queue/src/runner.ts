@@ -32,6 +32,7 @@ export async function runTask(
     outcomes: Outcomes;
     log: QueueLogger;
     random: () => number;
+    outageRetryMs: number;
     /** True once the worker is stopping (an abort then means "hand back", not "failed"). */
     stopping: () => boolean;
     /** Told of every error a handler ends with (for error reporting). */
@@ -89,17 +90,21 @@ export async function runTask(
     }
     const record = toErrorRecord(err);
     const error = { code: record.code, message: record.message };
-    const final = record.permanent || task.attempts >= task.max_attempts;
+    const final = !record.outage && (record.permanent || task.attempts >= task.max_attempts);
     deps.onError?.(task, err, final ? 'failed' : 'retry');
     if (final) {
       log.warn({ error, permanent: record.permanent }, 'task failed');
       await deps.outcomes.fail(def, task, error, log);
       return 'failed';
     }
+    // An outage is retried every outageRetryMs (jittered) for as long as it lasts.
     const delay =
-      record.retryAfterMs ?? backoffDelayMs(task.attempts, def.backoff ?? DEFAULT_BACKOFF, deps.random);
-    log.warn({ error, retryInMs: delay }, 'task will be retried');
-    await deps.outcomes.retry(def, task, error, delay, log);
+      record.retryAfterMs ??
+      (record.outage
+        ? deps.outageRetryMs * (0.5 + deps.random())
+        : backoffDelayMs(task.attempts, def.backoff ?? DEFAULT_BACKOFF, deps.random));
+    log.warn({ error, retryInMs: delay, outage: record.outage }, 'task will be retried');
+    await deps.outcomes.retry(def, task, error, delay, log, { refundAttempt: record.outage });
     return 'retry';
   } finally {
     clearTimeout(timeout);

@@ -23,6 +23,8 @@ export interface WorkerOptions {
   workerId?: string;
   /** Injected in tests to make backoff deterministic. */
   random?: () => number;
+  /** How often a task that met an outage of ours (TaskError.outage) is tried again, ±50 %. */
+  outageRetryMs?: number;
   onTaskFinished?: (task: ClaimedTask, outcome: Outcome, ms: number) => void;
   /** Every error a handler ends with, and what became of the task (for error reporting). */
   onTaskError?: (task: ClaimedTask, err: unknown, outcome: 'retry' | 'failed') => void;
@@ -144,6 +146,7 @@ export class Worker {
       outcomes: this.outcomes,
       log,
       random: this.opts.random ?? Math.random,
+      outageRetryMs: this.opts.outageRetryMs ?? 15_000,
       stopping: () => this.stopping,
       onError: this.opts.onTaskError,
     });

@@ -1,7 +1,7 @@
 export { createMediaPool, mediaLimits } from './deps.ts';
 export { ALL_MIGRATIONS, APP_MIGRATIONS, migrateDatabase } from './migrations.ts';
 export { reportError } from './report.ts';
-export { createBlobStore, isCacheableBlob } from './storage.ts';
+export { createBlobStore, isCacheableBlob, s3Settings } from './storage.ts';
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

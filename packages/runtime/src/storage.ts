@@ -1,6 +1,13 @@
 import path from 'node:path';
 import type { Config } from '@imgkit/config';
-import { type BlobStore, CachedBlobStore, DiskCache, LocalBlobStore, S3BlobStore } from '@imgkit/storage';
+import {
+  type BlobStore,
+  CachedBlobStore,
+  DiskCache,
+  LocalBlobStore,
+  S3BlobStore,
+  type S3Settings,
+} from '@imgkit/storage';
 
 /** Blobs read many times and never changed: worth a copy on each machine's disk. */
 export function isCacheableBlob(key: string): boolean {
@@ -18,8 +25,17 @@ export async function createBlobStore(config: Config): Promise<BlobStore> {
     await store.sweepTemp();
     return store;
   }
-  const s3 = new S3BlobStore({
-    bucket: config.S3_BUCKET!,
+  const s3 = new S3BlobStore(s3Settings(config));
+  const cache = new DiskCache(path.join(config.dataDir, 'originals-cache'), config.ORIGINALS_CACHE_MAX_BYTES);
+  await cache.init();
+  return new CachedBlobStore(s3, cache, isCacheableBlob);
+}
+
+/** The S3 client settings from config (the factory and `imgkit storage copy` share them). */
+export function s3Settings(config: Config): S3Settings {
+  if (!config.S3_BUCKET) throw new Error('S3_BUCKET is not set');
+  return {
+    bucket: config.S3_BUCKET,
     region: config.S3_REGION ?? 'us-east-1',
     endpoint: config.S3_ENDPOINT,
     // Path-style is what S3-compatible servers on one host name answer; AWS prefers virtual hosts.
@@ -31,8 +47,5 @@ export async function createBlobStore(config: Config): Promise<BlobStore> {
     maxAttempts: config.S3_MAX_ATTEMPTS,
     requestTimeoutMs: config.S3_REQUEST_TIMEOUT_MS,
     keyPrefix: config.S3_KEY_PREFIX,
-  });
-  const cache = new DiskCache(path.join(config.dataDir, 'originals-cache'), config.ORIGINALS_CACHE_MAX_BYTES);
-  await cache.init();
-  return new CachedBlobStore(s3, cache, isCacheableBlob);
+  };
 }

@@ -4,3 +4,4 @@ export { CachedBlobStore } from './cached.ts';
 export { DiskCache } from './disk-cache.ts';
 export { LocalBlobStore } from './local.ts';
 export { S3BlobStore, type S3Settings } from './s3.ts';
+export { type CopyProgress, copyBlobs } from './copy.ts';

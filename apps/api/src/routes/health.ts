@@ -1,15 +1,21 @@
 import { type Pool, ping } from '@imgkit/db';
+import type { BlobStore } from '@imgkit/storage';
 import { Router } from 'express';
 import { Problem, sendProblem } from '../problem.ts';
 
 const RETRY = { headers: { 'Retry-After': '5' } };
 
-export function healthRouter(deps: { pool: Pool; isShuttingDown: () => boolean }): Router {
+export function healthRouter(deps: {
+  pool: Pool;
+  storage: BlobStore;
+  isShuttingDown: () => boolean;
+}): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  // Ready means: not draining, and the database answers within a second.
+  // Ready means: not draining, the database answers within a second and the blob store
+  // (S3: one LIST of at most one key) within two.
   router.get('/readyz', async (_req, res) => {
     if (deps.isShuttingDown()) {
       sendProblem(
@@ -20,7 +26,6 @@ export function healthRouter(deps: { pool: Pool; isShuttingDown: () => boolean }
     }
     try {
       await withTimeout(ping(deps.pool), 1000);
-      res.json({ status: 'ready', database: 'ok' });
     } catch {
       sendProblem(
         res,
@@ -32,7 +37,18 @@ export function healthRouter(deps: { pool: Pool; isShuttingDown: () => boolean }
           RETRY,
         ),
       );
+      return;
     }
+    try {
+      await withTimeout(deps.storage.ping(), 2000);
+    } catch {
+      sendProblem(
+        res,
+        new Problem(503, 'storage_unavailable', 'Service Unavailable', 'The blob store does not answer.', RETRY),
+      );
+      return;
+    }
+    res.json({ status: 'ready', database: 'ok', storage: 'ok' });
   });
   return router;
 }

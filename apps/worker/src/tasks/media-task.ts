@@ -5,13 +5,14 @@ import type { MediaPool } from '@imgkit/media-pool';
 import {
   type ClaimedTask,
   type ErrorRecord,
+  outageError,
   permanentError,
   retryableError,
   type TaskContext,
   type TaskKind,
   type TaskKindDefinition,
 } from '@imgkit/queue';
-import type { BlobStore, PutResult } from '@imgkit/storage';
+import { type BlobStore, type PutResult, StorageUnavailableError } from '@imgkit/storage';
 import { type Downloaded, downloadImage } from '../download.ts';
 import type { TaskSettings } from '../settings.ts';
 
@@ -44,6 +45,8 @@ export function mediaTask<P>(
           throw retryableError(err.code, err.message, { cause: err });
         }
         if (err instanceof MediaError) throw permanentError(err.code, err.message, err);
+        // The bucket is down or refuses us: not the image's fault, and no attempt is used up.
+        if (err instanceof StorageUnavailableError) throw outageError(err.code, err.message, err);
         throw err;
       }
     },

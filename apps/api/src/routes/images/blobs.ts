@@ -7,7 +7,11 @@ import { etagMatches, sendBlob } from '../../send-blob.ts';
 import { findImage } from './find.ts';
 
 /** The stored original and the rendered variants of an image. */
-export function imageBlobRoutes(deps: { pool: Pool; storage: BlobStore }): Router {
+export function imageBlobRoutes(deps: {
+  pool: Pool;
+  storage: BlobStore;
+  originals: { delivery: 'proxy' | 'redirect'; redirectTtlSeconds: number };
+}): Router {
   const router = Router();
 
   router.get('/v1/images/:id/original', async (req, res) => {
@@ -19,6 +23,18 @@ export function imageBlobRoutes(deps: { pool: Pool; storage: BlobStore }): Route
       );
     }
     const etag = `"${row.checksum}"`;
+    if (deps.originals.delivery === 'redirect' && deps.storage.presignGet) {
+      // The bytes come from the bucket, not through this process. The URL expires, so the
+      // redirect itself must not be cached longer than it.
+      const url = await deps.storage.presignGet(row.storage_key, {
+        expiresInSeconds: deps.originals.redirectTtlSeconds,
+        contentType: row.content_type ?? undefined,
+        filename: row.filename ?? undefined,
+      });
+      res.setHeader('Cache-Control', 'private, no-store');
+      res.redirect(302, url);
+      return;
+    }
     res.setHeader('ETag', etag);
     res.setHeader('Cache-Control', 'private, max-age=31536000, immutable');
     if (etagMatches(req.get('If-None-Match'), etag)) {

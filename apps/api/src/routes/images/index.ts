@@ -5,7 +5,7 @@ import { deleteImageRoute } from './delete.ts';
 import { listImagesRoute } from './list.ts';
 import { readImageRoutes } from './read.ts';
 
-export type ImagesRouteDeps = CreateImageRouteDeps;
+export type ImagesRouteDeps = CreateImageRouteDeps & Parameters<typeof imageBlobRoutes>[0];
 
 /** Everything under /v1/images, one file per operation. */
 export function imagesRouter(deps: ImagesRouteDeps): Router {
