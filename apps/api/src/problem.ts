@@ -118,9 +118,15 @@ function toProblem(err: unknown): Problem {
     return problems.unavailable('The database is unavailable (restarting or unreachable); retry shortly.');
   }
   if (err instanceof StorageUnavailableError) {
-    return new Problem(503, 'storage_unavailable', 'Service Unavailable', 'The blob store is unavailable; retry shortly.', {
-      headers: { 'Retry-After': '5' },
-    });
+    return new Problem(
+      503,
+      'storage_unavailable',
+      'Service Unavailable',
+      'The blob store is unavailable; retry shortly.',
+      {
+        headers: { 'Retry-After': '5' },
+      },
+    );
   }
   if (err instanceof IdempotencyError) {
     return err.code === 'idempotency_key_reused'

@@ -44,7 +44,13 @@ export function healthRouter(deps: {
     } catch {
       sendProblem(
         res,
-        new Problem(503, 'storage_unavailable', 'Service Unavailable', 'The blob store does not answer.', RETRY),
+        new Problem(
+          503,
+          'storage_unavailable',
+          'Service Unavailable',
+          'The blob store does not answer.',
+          RETRY,
+        ),
       );
       return;
     }
