@@ -18,6 +18,24 @@ export async function cameraJpegs(count: number): Promise<{ name: string; bytes:
   return all.sort((a, b) => b.bytes.length - a.bytes.length).slice(0, count);
 }
 
+/** `count` photo-like JPEGs of about `megapixels` each (3:2), cached like generatedPhotos. */
+export async function photosOf(
+  count: number,
+  megapixels: number,
+): Promise<{ name: string; bytes: Buffer }[]> {
+  await mkdir(GENERATED, { recursive: true });
+  const width = Math.round(Math.sqrt(megapixels * 1e6 * 1.5));
+  const height = Math.round(width / 1.5);
+  const out: { name: string; bytes: Buffer }[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `scale-${i}-${width}x${height}.jpg`;
+    const file = path.join(GENERATED, name);
+    if (!existsSync(file)) await writeFile(file, await photoLike(width, height, 1000 + i));
+    out.push({ name, bytes: await readFile(file) });
+  }
+  return out;
+}
+
 /**
  * Photo-like JPEGs of 12–24 MP: smooth gradients, shapes and film-grain noise, so
  * they compress and decode like photographs rather than like flat colour or pure noise.

@@ -14,6 +14,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { freePort } from '@imgkit/db';
 
 export interface SwiftS3 {
@@ -24,6 +25,8 @@ export interface SwiftS3 {
   /** The proxy's port: stopping and starting the proxy alone simulates an S3 outage. */
   stopProxy(): Promise<void>;
   startProxy(): Promise<void>;
+  /** Creates an empty bucket. */
+  createBucket(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -161,6 +164,19 @@ export async function startSwiftS3(options: { log?: (line: string) => void } = {
     accessKeyId: 'test:tester',
     secretAccessKey: 'testing',
     stopProxy: () => stopOne('proxy'),
+    async createBucket(name: string) {
+      const client = new S3Client({
+        region: 'us-east-1',
+        endpoint,
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'test:tester', secretAccessKey: 'testing' },
+      });
+      try {
+        await client.send(new CreateBucketCommand({ Bucket: name }));
+      } finally {
+        client.destroy();
+      }
+    },
     async startProxy() {
       launch('proxy');
       await waitHealthy();

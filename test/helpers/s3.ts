@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { after } from 'node:test';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Settings } from '@imgkit/storage';
 import { type SwiftS3, startSwiftS3, swiftAvailable } from '../../scripts/swift-s3.ts';
 
@@ -25,14 +24,7 @@ export async function s3ServerForTests(): Promise<{ server?: SwiftS3; skip: stri
 /** Settings for a new, empty bucket on `server`. */
 export async function freshBucket(server: SwiftS3, overrides: Partial<S3Settings> = {}): Promise<S3Settings> {
   const bucket = `imgkit-t-${randomBytes(5).toString('hex')}`;
-  const client = new S3Client({
-    region: server.region,
-    endpoint: server.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-  });
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  client.destroy();
+  await server.createBucket(bucket);
   return {
     bucket,
     region: server.region,

@@ -6,6 +6,7 @@ import { createPool, query, sql, withTransaction } from '@imgkit/db';
 import {
   backoffDelayMs,
   enqueue,
+  outageError,
   permanentError,
   requeueFailedTask,
   retryableError,
@@ -142,6 +143,59 @@ test('fails k times then succeeds: attempts = k + 1 and run_at gaps follow the b
   const expected = [1, 2, 3].map((n) => backoffDelayMs(n, policy, () => 0.999999));
   assert.deepEqual(expected, [39, 79, 99]);
   assert.deepEqual(gaps, expected);
+});
+
+test('an outage of our own (the blob store) is retried for as long as it lasts without using attempts', async () => {
+  let calls = 0;
+  const worker = makeWorker(
+    db.pool,
+    db.url,
+    [
+      {
+        kind: 'needs_store',
+        handler: async () => {
+          // Down for five tries: more than max_attempts (2) would allow if they counted.
+          if (++calls <= 5) throw outageError('storage_unavailable', 'S3 unreachable');
+        },
+      },
+    ],
+    { outageRetryMs: 20 },
+  );
+  await worker.start();
+  const { id } = (await enqueue(db.pool, 'needs_store', {}, { maxAttempts: 2 }))!;
+  await eventually(async () => (await statusCounts(db.pool, 'needs_store')).completed === 1, 'completed');
+  await worker.stop();
+  const [task] = (await db.pool.query('SELECT attempts, last_error FROM tasks WHERE id = $1', [id])).rows;
+  assert.equal(calls, 6);
+  assert.equal(task.attempts, 1, 'the five outages used no attempt');
+  assert.equal(task.last_error.code, 'storage_unavailable');
+});
+
+test('the claim reads a few index entries, not the table: 20,000 ready tasks with current statistics', async () => {
+  // A database of its own: a queue of mostly ready tasks is the case that went wrong.
+  const own = await freshDatabase();
+  // Ids in no particular order against the heap, as after some churn.
+  await own.pool.query(
+    "INSERT INTO tasks (id, kind) SELECT 'tsk_' || substr(md5(g::text), 1, 27), 'plan_probe' FROM generate_series(1, 20000) g",
+  );
+  await own.pool.query('ANALYZE tasks');
+  const client = await own.pool.connect();
+  try {
+    // Before PostgreSQL 18 every call of a SQL function runs its generic plan (parameters
+    // unknown); 18 caches the plan and may keep custom ones. Force the generic plan, as on 15.
+    await client.query('SET plan_cache_mode = force_generic_plan');
+    await client.query("SELECT * FROM imgkit_claim_tasks('probe', 2, '{plan_probe}', 30000)");
+    const { rows } = await client.query(
+      "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM imgkit_claim_tasks('probe', 2, '{plan_probe}', 30000)",
+    );
+    const plan = rows[0]['QUERY PLAN'][0].Plan;
+    const blocks = plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
+    // A hash join over the whole table (the generic plan's choice before 0005) touched ~20,000.
+    assert.ok(blocks < 500, `one claim of 2 touched ${blocks} buffers`);
+  } finally {
+    client.release();
+    await own.pool.end();
+  }
 });
 
 test('a permanent error fails at once; exhausting max_attempts fails with the last error', async () => {
