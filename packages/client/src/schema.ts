@@ -30,6 +30,7 @@ export interface paths {
                         "application/json": {
                             status: string;
                             database?: string;
+                            storage?: string;
                         };
                     };
                 };
@@ -50,7 +51,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers */
+        /** Readiness: the database and the blob store answer */
         get: {
             parameters: {
                 query?: never;
@@ -69,10 +70,11 @@ export interface paths {
                         "application/json": {
                             status: string;
                             database?: string;
+                            storage?: string;
                         };
                     };
                 };
-                /** @description Not ready (draining, or the database does not answer); Retry-After is set */
+                /** @description Not ready: draining (shutting_down), or the database (database_unavailable) or blob store (storage_unavailable) does not answer; Retry-After is set */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -446,6 +448,14 @@ export interface paths {
                     content: {
                         "application/octet-stream": string;
                     };
+                };
+                /** @description With ORIGINALS_DELIVERY=redirect (S3 storage): a presigned URL of the bucket, valid ORIGINALS_REDIRECT_TTL_SECONDS */
+                302: {
+                    headers: {
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description Not modified (If-None-Match) */
                 304: {

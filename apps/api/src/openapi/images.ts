@@ -88,6 +88,11 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
         description: 'The original bytes',
         content: { 'application/octet-stream': { schema: z.string() } },
       },
+      302: {
+        description:
+          'With ORIGINALS_DELIVERY=redirect (S3 storage): a presigned URL of the bucket, valid ORIGINALS_REDIRECT_TTL_SECONDS',
+        headers: { Location: { schema: { type: 'string' } } },
+      },
       304: { description: 'Not modified (If-None-Match)' },
       ...problemResponses(401, 404, 409, 429, 503),
     },
