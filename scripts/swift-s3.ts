@@ -150,10 +150,37 @@ export async function startSwiftS3(options: { log?: (line: string) => void } = {
     await Promise.all([...children.keys()].map(stopOne));
     rmSync(root, { recursive: true, force: true });
   };
+  const createBucket = async (name: string) => {
+    const client = new S3Client({
+      region: 'us-east-1',
+      endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test:tester', secretAccessKey: 'testing' },
+    });
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: name }));
+    } finally {
+      client.destroy();
+    }
+  };
   try {
     for (const s of SERVERS) launch(s);
     launch('proxy');
     await waitHealthy();
+    // The proxy answers /healthcheck before the account and container servers behind it are
+    // up (a busy machine takes seconds): ready means a bucket can be created.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await createBucket('imgkit-ready-probe');
+        break;
+      } catch (err) {
+        const name = (err as Error).name;
+        if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') break;
+        if (Date.now() > deadline) throw new Error(`Swift s3api did not accept requests within 60 s: ${err}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
   } catch (err) {
     await stop();
     throw err;
@@ -164,19 +191,7 @@ export async function startSwiftS3(options: { log?: (line: string) => void } = {
     accessKeyId: 'test:tester',
     secretAccessKey: 'testing',
     stopProxy: () => stopOne('proxy'),
-    async createBucket(name: string) {
-      const client = new S3Client({
-        region: 'us-east-1',
-        endpoint,
-        forcePathStyle: true,
-        credentials: { accessKeyId: 'test:tester', secretAccessKey: 'testing' },
-      });
-      try {
-        await client.send(new CreateBucketCommand({ Bucket: name }));
-      } finally {
-        client.destroy();
-      }
-    },
+    createBucket,
     async startProxy() {
       launch('proxy');
       await waitHealthy();

@@ -64,6 +64,7 @@ test('a database made before the queue owned its migrations is adopted', async (
     '0002_claim_function',
     '0003_enqueue_function',
     '0004_fair_claiming',
+    '0005_claim_join_plan',
   ]);
   assert.deepEqual(await migrateDatabase(url), []);
 });
