@@ -14,5 +14,26 @@ export {
   startProcessing,
 } from './lifecycle.ts';
 export { PROCESS_IMAGE, type ProcessImagePayload } from './process-image-kind.ts';
-export { hashToHex, hexToHash, type ImageRow, imageJson, imageListJson } from './resource.ts';
-export { getImage, getImageById, type ListFilter, listImages, similarImages } from './store.ts';
+export {
+  type Duplicates,
+  hashToHex,
+  hexToHash,
+  type ImageRow,
+  imageJson,
+  imageListJson,
+  similarListJson,
+} from './resource.ts';
+export {
+  bandNeighbours,
+  bandsOf,
+  findDuplicates,
+  type HashKind,
+  isDegenerateHash,
+  MAX_INDEXED_DISTANCE,
+  NEAR_DUPLICATE_DISTANCE,
+  type SimilarQuery,
+  type SimilarRow,
+  similarImages,
+  similarImagesByScan,
+} from './similar.ts';
+export { getImage, getImageById, type ListFilter, listImages } from './store.ts';

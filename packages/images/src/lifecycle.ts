@@ -15,6 +15,7 @@ import { type EventType, recordEvent } from '@imgkit/webhooks';
 import { variantsPrefix } from './blob-keys.ts';
 import { PROCESS_IMAGE } from './process-image-kind.ts';
 import { hexToHash, type ImageRow, imageJson } from './resource.ts';
+import { findDuplicates } from './similar.ts';
 import { COLUMNS, deleteImageRow, IMAGE_TRANSITIONS } from './store.ts';
 
 /** What every way of creating an image boils down to. */
@@ -228,9 +229,17 @@ export async function completeImage(
     variants,
   ]);
   if (!row) return false;
-  await announce(tx, row, 'image.completed', o);
+  // What the account already had, recorded with the completion and told in the webhook.
+  const duplicates = await findDuplicates(tx, row);
+  const final = (await queryOne<ImageRow>(tx, setDuplicatesSql, [id, duplicates]))!;
+  await announce(tx, final, 'image.completed', o);
   return true;
 }
+
+const setDuplicatesSql = sql(
+  'images.set_duplicates',
+  `UPDATE images SET duplicates = $2 WHERE id = $1 RETURNING ${COLUMNS}`,
+);
 
 /** Inside the transaction that fails the task: the error and the image.failed webhooks. */
 export async function failImage(

@@ -26,6 +26,17 @@ export interface ImageRow extends WorkItemRow {
   variants: Record<string, unknown>;
   requested_variants: string[];
   extract_metadata: boolean;
+  /** A flat or near-flat image: its hashes match unrelated flat images, so it is left out of searches. */
+  hash_degenerate: boolean;
+  duplicates: Duplicates | null;
+}
+
+/** What the account already had when the image completed. */
+export interface Duplicates {
+  /** Images with the same SHA-256 (at most 10, oldest first). */
+  exact: string[];
+  /** The closest near-duplicate within 10 bits on pHash and dHash, if any. */
+  nearest: { id: string; phash_distance: number; dhash_distance: number } | null;
 }
 
 /** 64-bit hashes are stored as signed bigint (for bit_count(a # b)); clients see 16 hex chars. */
@@ -67,6 +78,8 @@ export function imageJson(row: ImageRow): string {
     dhash: hashToHex(row.dhash),
     palette: row.palette,
     placeholder: row.placeholder,
+    hash_degenerate: row.hash_degenerate,
+    duplicates: row.duplicates,
     variants: row.variants,
     requested_variants: row.requested_variants,
     webhook_url: row.webhook_url,
@@ -82,4 +95,22 @@ export function imageJson(row: ImageRow): string {
 
 export function imageListJson(rows: ImageRow[], hasMore: boolean): string {
   return `{"object":"list","data":[${rows.map(imageJson).join(',')}],"has_more":${hasMore}}`;
+}
+
+/** A similarity result list: each match with its distances, nearest first. */
+export function similarListJson(
+  rows: (ImageRow & { phash_distance: number; dhash_distance: number | null })[],
+  hash: 'phash' | 'dhash' | 'both',
+  queryDegenerate: boolean,
+): string {
+  const data = rows.map((r) => {
+    const distance =
+      hash === 'phash'
+        ? r.phash_distance
+        : hash === 'dhash'
+          ? r.dhash_distance
+          : Math.max(r.phash_distance, r.dhash_distance ?? 64);
+    return `{"distance":${distance},"phash_distance":${r.phash_distance},"dhash_distance":${r.dhash_distance},"image":${imageJson(r)}}`;
+  });
+  return `{"object":"list","hash":"${hash}","hash_degenerate":${queryDegenerate},"data":[${data.join(',')}],"has_more":false}`;
 }

@@ -7,7 +7,7 @@ import type { ImageRow } from './resource.ts';
 export const COLUMNS = `id, account_id, status, source, url, final_url, filename, content_type, byte_size, checksum,
   storage_key, width, height, orientation, format, exif, xmp, iptc, gps, phash, dhash, palette, placeholder,
   variants, requested_variants, extract_metadata, webhook_url, passthrough, error_code, error_message, attempts,
-  created_at, updated_at, completed_at`;
+  created_at, updated_at, completed_at, hash_degenerate, duplicates`;
 
 const getSql = sql('images.get', `SELECT ${COLUMNS} FROM images WHERE id = $1 AND account_id = $2`);
 /** The shared work-item transitions (pending → processing → completed | failed) on this table. */
@@ -73,32 +73,6 @@ export async function listImages(
     f.limit + 1,
   ]);
   return { rows: rows.slice(0, f.limit), hasMore: rows.length > f.limit };
-}
-
-// Near-duplicates by pHash: Hamming distance is the popcount of the XOR of the 64-bit hashes.
-const similarSql = sql(
-  'images.similar',
-  `SELECT ${COLUMNS}, bit_count(((phash # $3::bigint))::bit(64))::int AS distance
-   FROM images
-   WHERE account_id = $1 AND id <> $2 AND phash IS NOT NULL
-     AND bit_count(((phash # $3::bigint))::bit(64)) <= $4
-   ORDER BY distance, id
-   LIMIT $5`,
-);
-
-/** The account's other images within `maxDistance` bits of `image`'s pHash, nearest first. */
-export function similarImages(
-  db: Queryable,
-  image: Pick<ImageRow, 'id' | 'account_id' | 'phash'>,
-  o: { maxDistance: number; limit: number },
-): Promise<(ImageRow & { distance: number })[]> {
-  return query<ImageRow & { distance: number }>(db, similarSql, [
-    image.account_id,
-    image.id,
-    image.phash,
-    o.maxDistance,
-    o.limit,
-  ]);
 }
 
 const deleteSql = sql(

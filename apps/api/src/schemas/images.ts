@@ -93,6 +93,16 @@ export const ImageIdParam = z.object({
 });
 
 export const SimilarQuery = z.strictObject({
-  max_distance: z.coerce.number().int().min(0).max(64).default(10),
+  max_distance: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(64)
+    .default(10)
+    .openapi({ description: 'Hamming distance in bits; up to 15 answered from the index, beyond by a scan' }),
   limit: z.coerce.number().int().min(1).max(100).default(20),
+  hash: z
+    .enum(['phash', 'dhash', 'both'])
+    .default('phash')
+    .openapi({ description: 'both: within max_distance on pHash and on dHash (fewer false positives)' }),
 });

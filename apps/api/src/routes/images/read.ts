@@ -1,5 +1,5 @@
 import type { Pool } from '@imgkit/db';
-import { imageJson, similarImages } from '@imgkit/images';
+import { imageJson, similarImages, similarListJson } from '@imgkit/images';
 import { Router } from 'express';
 import { problems } from '../../problem.ts';
 import { SimilarQuery } from '../../schemas/images.ts';
@@ -21,12 +21,20 @@ export function readImageRoutes(deps: { pool: Pool }): Router {
     if (row.phash === null) {
       throw problems.conflict('no_phash', `The image is ${row.status} and has no pHash to compare.`);
     }
-    const rows = await similarImages(deps.pool, row, {
-      maxDistance: parsed.data.max_distance,
-      limit: parsed.data.limit,
-    });
-    const data = rows.map((r) => `{"distance":${r.distance},"image":${imageJson(r)}}`);
-    res.type('application/json').send(`{"object":"list","data":[${data.join(',')}],"has_more":false}`);
+    const { hash, max_distance, limit } = parsed.data;
+    // A flat image's hashes match every other flat image: it has no meaningful near-duplicates.
+    const rows = row.hash_degenerate
+      ? []
+      : await similarImages(deps.pool, {
+          accountId: row.account_id,
+          phash: row.phash,
+          dhash: row.dhash,
+          hash,
+          maxDistance: max_distance,
+          limit,
+          excludeId: row.id,
+        });
+    res.type('application/json').send(similarListJson(rows, hash, row.hash_degenerate));
   });
 
   return router;
