@@ -353,4 +353,55 @@ test('similar: near-duplicates by pHash, nearest first, same account only', {}, 
   );
   assert.equal(wide.data.length, 2);
   assert.ok(wide.data[0].distance <= wide.data[1].distance);
+
+  // Both hashes: the rotated twin is within 0 bits on each.
+  const both = await jsonOf(
+    await fetch(`${p.api.base}/v1/images/${upright.id}/similar?hash=both&max_distance=4`, { headers: auth }),
+  );
+  assert.equal(both.hash, 'both');
+  assert.deepEqual(
+    both.data.map((d: { image: { id: string }; phash_distance: number; dhash_distance: number }) => [
+      d.image.id,
+      d.phash_distance,
+      d.dhash_distance,
+    ]),
+    [[rotated.id, 0, 0]],
+  );
+  const bad = await fetch(`${p.api.base}/v1/images/${upright.id}/similar?hash=ahash`, { headers: auth });
+  assert.equal(bad.status, 400);
+
+  // On ingest: the twin that completed second names the first as its nearest near-duplicate,
+  // and the same bytes again are an exact duplicate; the image.completed webhook says so.
+  const [first, second] = [upright, rotated].map((x) => x.id).sort(); // ids are time-ordered; the worker may have completed them in either order
+  const later = await jsonOf(await fetch(`${p.api.base}/v1/images/${second}`, { headers: auth }));
+  const earlier = await jsonOf(await fetch(`${p.api.base}/v1/images/${first}`, { headers: auth }));
+  const nearest = [later.duplicates.nearest, earlier.duplicates.nearest].filter(Boolean);
+  assert.ok(nearest.length >= 1, 'whichever completed second found the other');
+  assert.ok(
+    nearest.every(
+      (n: { id: string; phash_distance: number }) => [first, second].includes(n.id) && n.phash_distance === 0,
+    ),
+  );
+  const again = await jsonOf(
+    await fetch(`${p.api.base}/v1/images?webhook_url=${encodeURIComponent('http://127.0.0.1:9/hook')}`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'image/jpeg' },
+      body: await read('orientation/Landscape_1.jpg'),
+    }),
+  );
+  await p.settle([again.id]);
+  const copy = await jsonOf(await fetch(`${p.api.base}/v1/images/${again.id}`, { headers: auth }));
+  assert.deepEqual(copy.duplicates.exact, [upright.id]);
+  assert.equal(copy.duplicates.nearest.phash_distance, 0);
+  assert.equal(copy.hash_degenerate, false);
+  const { rows } = await db.pool.query(
+    "SELECT payload FROM webhook_messages WHERE image_id = $1 AND event_type = 'image.completed'",
+    [again.id],
+  );
+  assert.equal(rows.length, 1, 'one image.completed message');
+  assert.deepEqual(
+    JSON.parse(rows[0].payload).data.duplicates.exact,
+    [upright.id],
+    rows[0].payload.slice(0, 300),
+  );
 });

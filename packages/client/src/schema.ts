@@ -526,12 +526,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Near-duplicates by pHash (Hamming distance), nearest first */
+        /** Near-duplicates by pHash, dHash or both (Hamming distance), nearest first; exact (an index up to 15 bits, a scan beyond) */
         get: {
             parameters: {
                 query?: {
+                    /** @description Hamming distance in bits; up to 15 answered from the index, beyond by a scan */
                     max_distance?: number | null;
                     limit?: number;
+                    /** @description both: within max_distance on pHash and on dHash (fewer false positives) */
+                    hash?: "phash" | "dhash" | "both";
                 };
                 header?: never;
                 path: {
@@ -550,8 +553,15 @@ export interface paths {
                         "application/json": {
                             /** @enum {string} */
                             object: "list";
+                            /** @enum {string} */
+                            hash: "phash" | "dhash" | "both";
+                            /** @description The image is flat: it has no meaningful near-duplicates */
+                            hash_degenerate: boolean;
                             data: {
+                                /** @description On the hash asked for; with both, the larger of the two */
                                 distance: number;
+                                phash_distance: number;
+                                dhash_distance: number | null;
                                 image: components["schemas"]["Image"];
                             }[];
                             has_more: boolean;
@@ -2025,6 +2035,19 @@ export interface components {
                 weight: number;
             }[] | null;
             placeholder: string | null;
+            /** @description A flat or near-flat image (constant colour, blank scan): its hashes match unrelated flat images, so it is left out of similarity results */
+            hash_degenerate: boolean;
+            /** @description What the account already had when this image completed; null before */
+            duplicates: {
+                /** @description Images of the account with the same SHA-256 (≤ 10) */
+                exact: string[];
+                /** @description The closest image within 10 bits on both pHash and dHash */
+                nearest: {
+                    id: string;
+                    phash_distance: number;
+                    dhash_distance: number;
+                } | null;
+            } | null;
             variants: {
                 [key: string]: unknown;
             };

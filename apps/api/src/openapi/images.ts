@@ -101,7 +101,8 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get',
     path: '/v1/images/{id}/similar',
-    summary: 'Near-duplicates by pHash (Hamming distance), nearest first',
+    summary:
+      'Near-duplicates by pHash, dHash or both (Hamming distance), nearest first; exact (an index up to 15 bits, a scan beyond)',
     security,
     request: { params: ImageIdParam, query: SimilarQuery },
     responses: {
@@ -111,7 +112,21 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
           'application/json': {
             schema: z.object({
               object: z.literal('list'),
-              data: z.array(z.object({ distance: z.number().int(), image: ImageSchema })),
+              hash: z.enum(['phash', 'dhash', 'both']),
+              hash_degenerate: z
+                .boolean()
+                .openapi({ description: 'The image is flat: it has no meaningful near-duplicates' }),
+              data: z.array(
+                z.object({
+                  distance: z
+                    .number()
+                    .int()
+                    .openapi({ description: 'On the hash asked for; with both, the larger of the two' }),
+                  phash_distance: z.number().int(),
+                  dhash_distance: z.number().int().nullable(),
+                  image: ImageSchema,
+                }),
+              ),
               has_more: z.boolean(),
             }),
           },

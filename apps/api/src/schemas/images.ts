@@ -58,6 +58,22 @@ export const ImageSchema = named(
       dhash: z.string().nullable(),
       palette: z.array(z.object({ color: z.string(), weight: z.number() })).nullable(),
       placeholder: z.string().nullable(),
+      hash_degenerate: z.boolean().openapi({
+        description:
+          'A flat or near-flat image (constant colour, blank scan): its hashes match unrelated flat images, so it is left out of similarity results',
+      }),
+      duplicates: z
+        .object({
+          exact: z
+            .array(z.string())
+            .openapi({ description: 'Images of the account with the same SHA-256 (≤ 10)' }),
+          nearest: z
+            .object({ id: z.string(), phash_distance: z.number().int(), dhash_distance: z.number().int() })
+            .nullable()
+            .openapi({ description: 'The closest image within 10 bits on both pHash and dHash' }),
+        })
+        .nullable()
+        .openapi({ description: 'What the account already had when this image completed; null before' }),
       variants: z.record(z.string(), z.unknown()),
       requested_variants: z.array(z.string()),
       webhook_url: z.string().nullable(),
