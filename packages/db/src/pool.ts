@@ -32,16 +32,10 @@ export function createPool(options: PoolOptions): pg.Pool {
 export interface NamedQuery {
   readonly name: string;
   readonly text: string;
-  /**
-   * Planned for each execution's values instead of prepared once: for statements whose best
-   * plan depends on the values (array sizes, ranges), where a prepared statement's generic
-   * plan, chosen after five executions, can be far slower than planning (~1 ms) again.
-   */
-  readonly replan?: boolean;
 }
 
-export function sql(name: string, text: string, options: { replan?: boolean } = {}): NamedQuery {
-  return Object.freeze({ name, text: text.trim(), replan: options.replan ?? false });
+export function sql(name: string, text: string): NamedQuery {
+  return Object.freeze({ name, text: text.trim() });
 }
 
 export async function query<R extends pg.QueryResultRow = Record<string, unknown>>(
@@ -49,9 +43,7 @@ export async function query<R extends pg.QueryResultRow = Record<string, unknown
   q: NamedQuery,
   values: unknown[] = [],
 ): Promise<R[]> {
-  const result = await db.query<R>(
-    q.replan ? { text: q.text, values } : { name: q.name, text: q.text, values },
-  );
+  const result = await db.query<R>({ name: q.name, text: q.text, values });
   return result.rows;
 }
 
