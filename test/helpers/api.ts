@@ -6,6 +6,7 @@ import { after } from 'node:test';
 import { type AppDeps, createApp } from '@imgkit/api/app';
 import { createAccount, createApiKey } from '@imgkit/auth';
 import type { Pool } from '@imgkit/db';
+import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
 import type { Rendered, TransformSpec } from '@imgkit/media';
 import { MediaPool } from '@imgkit/media-pool';
@@ -52,6 +53,8 @@ export async function startApi(
     callTimeoutMs: 60_000,
   });
   after(() => media.close());
+  const fetcher = new SafeFetcher({ allowPrivateNetworks: overrides.allowPrivateNetworks ?? true });
+  after(() => fetcher.close());
   const render = (input: Buffer | { path: string }, spec: TransformSpec): Promise<Rendered> => {
     renders.count++;
     return media.transform(input, spec);
@@ -80,6 +83,14 @@ export async function startApi(
     webhooks: { secretRotationMs: overrides.webhookRotationMs ?? 24 * 3600_000, deliveryMaxAttempts: 8 },
     authCacheMs: 0, // tests revoke keys and expect the next request to fail
     signedUrls: { cache, keyId: '1', keys: { '1': TEST_SECRET, old: `${TEST_SECRET}-old` }, render },
+    search: {
+      hashImage: async (bytes) => {
+        const { extracted } = await media.processImage(bytes, { metadata: false, variants: [] });
+        return { phash: extracted.phash, dhash: extracted.dhash };
+      },
+      fetchImage: async (url) =>
+        (await fetcher.fetch(url, { maxBytes: 16 * 1024 * 1024, timeoutMs: 10_000 })).body,
+    },
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((r) => server.once('listening', () => r()));

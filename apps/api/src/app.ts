@@ -15,6 +15,7 @@ import { problemErrorHandler, problems } from './problem.ts';
 import { docsRouter } from './routes/docs.ts';
 import { healthRouter } from './routes/health.ts';
 import { imagesRouter } from './routes/images/index.ts';
+import { type SearchDeps, searchImagesRoute } from './routes/images/search.ts';
 import { jobsRouter } from './routes/jobs/index.ts';
 import { metricsRouter } from './routes/metrics.ts';
 import { signedImagesRouter } from './routes/signed-images.ts';
@@ -42,6 +43,8 @@ export interface AppDeps {
   /** FETCH_ALLOW_PRIVATE_NETWORKS: also governs which source and webhook URLs are accepted. */
   allowPrivateNetworks: boolean;
   webhooks: { secretRotationMs: number; deliveryMaxAttempts: number };
+  /** POST /v1/images/search with an image: hashing in the media pool, fetching through the guard. */
+  search?: Pick<SearchDeps, 'hashImage' | 'fetchImage'>;
   signedUrls?: {
     cache: DiskCache;
     keyId: string;
@@ -135,7 +138,24 @@ export function createApp(deps: AppDeps): Express {
       verify: keepRawBody,
     }),
   );
+  // A search may carry the image inline (base64), as a job may.
+  app.use(
+    '/v1/images/search',
+    express.json({
+      limit: Math.ceil((deps.limits.inlineInputBytes * 4) / 3) + 64 * 1024,
+      verify: keepRawBody,
+    }),
+  );
   app.use('/v1', express.json({ limit: deps.limits.jsonBodyBytes, verify: keepRawBody }));
+  if (deps.search) {
+    app.use(
+      searchImagesRoute({
+        pool: deps.pool,
+        maxUploadBytes: deps.limits.inlineInputBytes,
+        ...deps.search,
+      }),
+    );
+  }
   app.use(
     imagesRouter({
       pool: deps.pool,

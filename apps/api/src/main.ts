@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { createPool } from '@imgkit/db';
+import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
 import {
   createBlobStore,
@@ -12,6 +13,7 @@ import {
 } from '@imgkit/runtime';
 import { DiskCache } from '@imgkit/storage';
 import { createApp } from './app.ts';
+import { problems } from './problem.ts';
 
 async function main() {
   const config = loadConfigOrExit();
@@ -30,6 +32,7 @@ async function main() {
   let shuttingDown = false;
   // Signed-URL renders decode untrusted originals: in the media pool, not on this event loop.
   const media = createMediaPool(config);
+  const fetcher = new SafeFetcher({ allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS });
   const app = createApp({
     pool,
     storage,
@@ -63,6 +66,20 @@ async function main() {
       secretRotationMs: config.WEBHOOK_SECRET_ROTATION_HOURS * 3600_000,
       deliveryMaxAttempts: config.WEBHOOK_RETRY_SCHEDULE.length,
     },
+    search: {
+      hashImage: async (bytes) => {
+        const { extracted } = await media.processImage(bytes, { metadata: false, variants: [] });
+        return { phash: extracted.phash, dhash: extracted.dhash };
+      },
+      fetchImage: async (url) => {
+        const r = await fetcher.fetch(url, {
+          maxBytes: config.MAX_DOWNLOAD_BYTES,
+          timeoutMs: config.FETCH_TIMEOUT_MS,
+        });
+        if (r.status !== 200) throw problems.unprocessable('fetch_failed', `the URL answered ${r.status}`);
+        return r.body;
+      },
+    },
     isShuttingDown: () => shuttingDown,
     authCacheMs: 5000,
   });
@@ -92,6 +109,7 @@ async function main() {
       server.closeIdleConnections();
       await closed;
       await media.close();
+      await fetcher.close();
       storage.close();
       await pool.end();
       await db.embedded?.stop();

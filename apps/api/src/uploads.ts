@@ -104,6 +104,21 @@ export async function receiveRawBody(req: Readable, store: BlobStore, key: strin
   }
 }
 
+/** A raw body into memory, at most `maxBytes` (413 past it, without reading the rest). */
+export async function readBodyBuffer(req: Readable, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      req.destroy();
+      throw problems.payloadTooLarge(maxBytes);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
 /** `filename` from a Content-Disposition header, if any. */
 export function filenameFromDisposition(header: string | undefined): string | undefined {
   if (!header) return undefined;

@@ -31,6 +31,7 @@ export {
   isDegenerateHash,
   MAX_INDEXED_DISTANCE,
   NEAR_DUPLICATE_DISTANCE,
+  probeValues,
   type SimilarQuery,
   type SimilarRow,
   similarImages,

@@ -16,6 +16,7 @@ import {
   type HashKind,
   hexToHash,
   isDegenerateHash,
+  probeValues,
   similarImages,
   similarImagesByScan,
 } from '@imgkit/images';
@@ -49,6 +50,19 @@ function flip(hash: bigint, k: number): bigint {
 const signed = (h: bigint) => BigInt.asIntN(64, h).toString();
 
 test('bands and band neighbours', () => {
+  assert.deepEqual(
+    bandNeighbours(0b101, 1, true)
+      .sort((a, b) => a - b)
+      .slice(0, 3),
+    [0b001, 0b100, 0b111],
+  );
+  assert.equal(bandNeighbours(0, 2, true).length, 120);
+  assert.deepEqual(bandNeighbours(7, -1), []);
+  // Values looked up per radius: 4·C(≤k−1) + (s+1)·C(=k).
+  assert.deepEqual(
+    [0, 3, 4, 8, 10, 12].map((r) => probeValues(0n, r).reduce((n, v) => n + v.length, 0)),
+    [1, 4, 20, 188, 428, 1108],
+  );
   assert.deepEqual(bandsOf(0x0123456789abcdefn), [0x0123, 0x4567, 0x89ab, 0xcdef]);
   assert.deepEqual(bandsOf(-1n), [0xffff, 0xffff, 0xffff, 0xffff]);
   for (const k of [0, 1, 2, 3]) {

@@ -122,3 +122,33 @@ export const SimilarQuery = z.strictObject({
     .default('phash')
     .openapi({ description: 'both: within max_distance on pHash and on dHash (fewer false positives)' }),
 });
+
+const Hex64 = z
+  .string()
+  .regex(/^[0-9a-f]{16}$/, 'must be 16 lowercase hex digits (a 64-bit hash as imgkit returns it)');
+
+/** POST /v1/images/search: one of a hash, a URL or the image inline; the search options. */
+export const SearchImages = named(
+  'SearchImages',
+  z
+    .strictObject({
+      phash: Hex64.optional(),
+      dhash: Hex64.optional().openapi({ description: 'With phash; needed for hash=dhash or both' }),
+      url: HttpUrl.optional().openapi({ description: 'An image to fetch (as imgkit fetches sources)' }),
+      image_data: z.string().optional().openapi({ description: 'The image bytes, base64' }),
+      hash: z.enum(['phash', 'dhash', 'both']).default('phash'),
+      max_distance: z.number().int().min(0).max(64).default(10),
+      limit: z.number().int().min(1).max(100).default(20),
+    })
+    .refine((b) => [b.phash, b.url, b.image_data].filter((x) => x !== undefined).length === 1, {
+      message: 'give exactly one of phash, url or image_data (or send the image bytes as image/*)',
+      path: ['phash'],
+    }),
+);
+
+/** The same options as query parameters, when the image bytes are the body. */
+export const SearchQuery = z.strictObject({
+  hash: z.enum(['phash', 'dhash', 'both']).default('phash'),
+  max_distance: z.coerce.number().int().min(0).max(64).default(10),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
