@@ -291,6 +291,136 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/images/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Find the account’s near-duplicates of a hash or an image, storing nothing
+         * @description JSON with exactly one of `phash` (and `dhash`), `url` or `image_data` (base64, at most MAX_INLINE_INPUT_BYTES); or the image bytes as `image/*` with the options as query parameters. Images are decoded in the media pool and fetched through the same guard as sources. Flat images (hash_degenerate) match nothing.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    hash?: "phash" | "dhash" | "both";
+                    max_distance?: number | null;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["SearchImages"];
+                    "image/*": string;
+                };
+            };
+            responses: {
+                /** @description Matches, nearest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            query: {
+                                phash: string;
+                                dhash: string | null;
+                                hash_degenerate: boolean;
+                            };
+                            /** @enum {string} */
+                            object: "list";
+                            /** @enum {string} */
+                            hash: "phash" | "dhash" | "both";
+                            hash_degenerate: boolean;
+                            data: {
+                                /** @description On the hash asked for; with both, the larger of the two */
+                                distance: number;
+                                phash_distance: number;
+                                dhash_distance: number | null;
+                                image: components["schemas"]["Image"];
+                            }[];
+                            has_more: boolean;
+                        };
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, malformed, unknown or revoked API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Idempotency-Key reused with a different body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the database) is unavailable; retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/images/{id}": {
         parameters: {
             query?: never;
@@ -2227,6 +2357,27 @@ export interface components {
                 error: string | null;
                 response_body: string | null;
             }[];
+        };
+        SearchImages: {
+            phash?: string;
+            /** @description With phash; needed for hash=dhash or both */
+            dhash?: string;
+            /**
+             * Format: uri
+             * @description An image to fetch (as imgkit fetches sources)
+             */
+            url?: string;
+            /** @description The image bytes, base64 */
+            image_data?: string;
+            /**
+             * @default phash
+             * @enum {string}
+             */
+            hash: "phash" | "dhash" | "both";
+            /** @default 10 */
+            max_distance: number;
+            /** @default 20 */
+            limit: number;
         };
     };
     responses: never;

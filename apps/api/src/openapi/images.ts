@@ -6,6 +6,8 @@ import {
   ImageOptionFields,
   ImageSchema,
   ListImagesQuery,
+  SearchImages,
+  SearchQuery,
   SimilarQuery,
 } from '../schemas/images.ts';
 import { bearerAuth, problemResponses, z } from '../schemas/zod.ts';
@@ -50,6 +52,56 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
         content: { 'application/json': { schema: ImageSchema } },
       },
       ...problemResponses(400, 401, 409, 413, 415, 422, 429, 503),
+    },
+  });
+
+  const SimilarMatch = z.object({
+    distance: z
+      .number()
+      .int()
+      .openapi({ description: 'On the hash asked for; with both, the larger of the two' }),
+    phash_distance: z.number().int(),
+    dhash_distance: z.number().int().nullable(),
+    image: ImageSchema,
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/images/search',
+    summary: 'Find the account’s near-duplicates of a hash or an image, storing nothing',
+    description:
+      'JSON with exactly one of `phash` (and `dhash`), `url` or `image_data` (base64, at most MAX_INLINE_INPUT_BYTES); or the image bytes as `image/*` with the options as query parameters. Images are decoded in the media pool and fetched through the same guard as sources. Flat images (hash_degenerate) match nothing.',
+    security,
+    request: {
+      query: SearchQuery.partial().openapi({ description: 'With raw image/* bytes only.' }),
+      body: {
+        content: {
+          'application/json': { schema: SearchImages },
+          'image/*': { schema: z.string().openapi({ format: 'binary' }) },
+        },
+      },
+    },
+    responses: {
+      200: {
+        description: 'Matches, nearest first',
+        content: {
+          'application/json': {
+            schema: z.object({
+              query: z.object({
+                phash: z.string(),
+                dhash: z.string().nullable(),
+                hash_degenerate: z.boolean(),
+              }),
+              object: z.literal('list'),
+              hash: z.enum(['phash', 'dhash', 'both']),
+              hash_degenerate: z.boolean(),
+              data: z.array(SimilarMatch),
+              has_more: z.boolean(),
+            }),
+          },
+        },
+      },
+      ...problemResponses(400, 401, 413, 415, 422, 429, 503),
     },
   });
 
@@ -116,17 +168,7 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
               hash_degenerate: z
                 .boolean()
                 .openapi({ description: 'The image is flat: it has no meaningful near-duplicates' }),
-              data: z.array(
-                z.object({
-                  distance: z
-                    .number()
-                    .int()
-                    .openapi({ description: 'On the hash asked for; with both, the larger of the two' }),
-                  phash_distance: z.number().int(),
-                  dhash_distance: z.number().int().nullable(),
-                  image: ImageSchema,
-                }),
-              ),
+              data: z.array(SimilarMatch),
               has_more: z.boolean(),
             }),
           },
