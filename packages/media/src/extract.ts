@@ -132,7 +132,7 @@ export async function extractImage(
   };
   if (options.metadata) Object.assign(result, await readMetadata(bytes, meta));
 
-  const pixels = await decodeDisplayed(bytes, limits, sniffed.format).catch((err: unknown) => {
+  const pixels = await decodeDisplayed(bytes, limits, sniffed.format, meta).catch((err: unknown) => {
     if (err instanceof MediaError && err.code === 'decode_failed' && sniffed.format === 'heic') {
       // Prebuilt sharp has no HEVC decoder: keep the metadata, say what is missing.
       format.decodable = false;
@@ -142,7 +142,7 @@ export async function extractImage(
     }
     throw err;
   });
-  if (pixels) Object.assign(result, await pixelFeatures(pixels));
+  if (pixels) Object.assign(result, await pixelFeatures(bytes, pixels, limits));
   return result;
 }
 
@@ -153,19 +153,38 @@ interface Decoded {
   channels: 1 | 2 | 3 | 4;
 }
 
-/** The first frame, oriented as displayed, in sRGB, 8 bits per channel. */
-async function decodeDisplayed(bytes: Buffer, limits: ExtractLimits, format: ImageFormat): Promise<Decoded> {
+/**
+ * The first frame, oriented as displayed, 8 bits per channel, with the pixel values as stored —
+ * as Pillow reads them for imagehash: no ICC transform (Pillow applies none), and 16-bit
+ * greyscale clipped at 255 as Pillow's I → L conversion does. CMYK is converted to sRGB (its
+ * hashes then differ from Pillow's naive CMYK → RGB by a few bits).
+ */
+async function decodeDisplayed(
+  bytes: Buffer,
+  limits: ExtractLimits,
+  format: ImageFormat,
+  meta: Metadata,
+): Promise<Decoded> {
   try {
-    const { data, info } = await sharp(bytes, {
+    let pipeline = sharp(bytes, {
       failOn: 'none',
       limitInputPixels: limits.maxInputPixels,
       sequentialRead: true,
     })
       .timeout({ seconds: timeoutSeconds(limits) })
-      .autoOrient()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+      .autoOrient();
+    if (meta.depth === 'ushort' && meta.channels === 1 && meta.space !== 'cmyk') {
+      const { data, info } = await pipeline
+        .toColourspace('grey16')
+        .raw({ depth: 'ushort' })
+        .toBuffer({ resolveWithObject: true });
+      const wide = new Uint16Array(data.buffer, data.byteOffset, data.length >> 1);
+      const clipped = Buffer.allocUnsafe(wide.length);
+      for (let i = 0; i < wide.length; i++) clipped[i] = wide[i] > 255 ? 255 : wide[i];
+      return { data: clipped, width: info.width, height: info.height, channels: 1 };
+    }
+    pipeline = meta.space === 'cmyk' ? pipeline.toColourspace('srgb') : pipeline.keepIccProfile();
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 };
   } catch (err) {
     const message = messageOf(err);
@@ -179,10 +198,15 @@ async function decodeDisplayed(bytes: Buffer, limits: ExtractLimits, format: Ima
   }
 }
 
-async function pixelFeatures(px: Decoded) {
+async function pixelFeatures(bytes: Buffer, px: Decoded, limits: ExtractLimits) {
   const grey = toPillowGrey(px);
-  const small = await sharp(px.data, { raw: { width: px.width, height: px.height, channels: px.channels } })
+  // Palette and placeholder are colours people see: from a small, colour-managed (sRGB) decode,
+  // which JPEG and WebP make cheap by shrinking on load.
+  const small = await sharp(bytes, { failOn: 'none', limitInputPixels: limits.maxInputPixels })
+    .timeout({ seconds: timeoutSeconds(limits) })
+    .autoOrient()
     .resize(32, 32, { fit: 'inside' })
+    .toColourspace('srgb')
     .raw()
     .toBuffer({ resolveWithObject: true });
   return {

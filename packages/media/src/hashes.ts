@@ -162,13 +162,27 @@ function median(values: number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/**
+ * Below this a DCT term is rounding noise of a term that is exactly zero (a constant image, a
+ * pure gradient, a symmetric pattern). scipy's FFTPACK computes those as exact zeros, and whether
+ * a zero is above the median decides bits, so noise must not: the terms here are sums of at most
+ * 4,096 products of 8-bit values and cosines (|term| < 2·10⁶), whose double rounding error is
+ * below 10⁻⁸, while a genuinely non-zero term of integer pixels is far above 10⁻⁶.
+ */
+const DCT_ZERO = 1e-6;
+
 /** imagehash.phash(image, hash_size=8, highfreq_factor=4) as 16 hex chars. */
 export function phash(grey: Uint8Array, width: number, height: number): string {
   const size = 32;
   const small = pillowLanczosResize(grey, width, height, size, size);
   const dct = dct2(dct2(Float64Array.from(small), size, 0), size, 1);
   const low: number[] = [];
-  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) low.push(dct[y * size + x]);
+  for (let y = 0; y < 8; y++) {
+    for (let x = 0; x < 8; x++) {
+      const v = dct[y * size + x];
+      low.push(Math.abs(v) < DCT_ZERO ? 0 : v);
+    }
+  }
   const med = median(low);
   return bitsToHex(low.map((v) => v > med));
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""Reference pHash/dHash vectors: Python imagehash 4.3's algorithms on Pillow, for the media tests.
+
+imagehash itself is not packaged for Debian, so its two functions are restated here from its
+source (imagehash/__init__.py, 4.3.1; BSD-2-Clause) on Debian's python3-pil, python3-numpy and
+python3-scipy:
+
+    phash: image.convert('L').resize((32, 32), ANTIALIAS); dct(dct(pixels, axis=0), axis=1);
+           the top-left 8x8 > their median
+    dhash: image.convert('L').resize((9, 8), ANTIALIAS); pixels[:, 1:] > pixels[:, :-1]
+
+imgkit hashes the image as displayed, so EXIF orientation is applied first (ImageOps.exif_transpose),
+which gives the same hash for all eight orientations of one photo. Only the first frame of an
+animation is hashed, as Image.open shows it.
+
+    /usr/bin/python3 scripts/hash-vectors.py <folder> [<folder> …] > vectors.json
+"""
+import json
+import os
+import sys
+import warnings
+
+import numpy
+import scipy.fftpack
+from PIL import Image, ImageOps
+
+warnings.simplefilter('ignore')
+Image.MAX_IMAGE_PIXELS = 100_000_000
+LANCZOS = Image.LANCZOS
+
+
+def bits_to_hex(bits):
+    value = 0
+    for b in bits.flatten():
+        value = (value << 1) | int(bool(b))
+    return format(value, '0%dx' % (bits.size // 4))
+
+
+def phash(image):
+    pixels = numpy.asarray(image.convert('L').resize((32, 32), LANCZOS))
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
+    low = dct[:8, :8]
+    return bits_to_hex(low > numpy.median(low))
+
+
+def dhash(image):
+    pixels = numpy.asarray(image.convert('L').resize((9, 8), LANCZOS))
+    return bits_to_hex(pixels[:, 1:] > pixels[:, :-1])
+
+
+def main(folders):
+    out = {}
+    for folder in folders:
+        for root, _dirs, files in os.walk(folder):
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                try:
+                    with Image.open(path) as im:
+                        im.load()
+                        shown = ImageOps.exif_transpose(im)
+                        out[os.path.relpath(path, folder)] = {
+                            'mode': im.mode,
+                            'size': list(shown.size),
+                            'phash': phash(shown),
+                            'dhash': dhash(shown),
+                        }
+                except Exception:  # not an image Pillow opens: no reference
+                    continue
+    json.dump(out, sys.stdout, indent=1, sort_keys=True)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
