@@ -21,6 +21,7 @@ import sys
 import warnings
 
 import numpy
+import scipy
 import scipy.fftpack
 from PIL import Image, ImageOps
 
@@ -66,7 +67,19 @@ def main(folders):
                         }
                 except Exception:  # not an image Pillow opens: no reference
                     continue
-    json.dump(out, sys.stdout, indent=1, sort_keys=True)
+    json.dump(
+        {
+            'source': 'scripts/hash-vectors.py over the full corpus (../shared/corpus): Pillow %s, numpy %s, scipy %s'
+            % (Image.__version__, numpy.__version__, scipy.__version__),
+            'note': "imagehash 4.3's phash and dhash (default sizes) restated on Pillow, on the image as displayed "
+            '(EXIF orientation applied). Hex strings, most significant bit first, row by row.',
+            'images': out,
+        },
+        sys.stdout,
+        indent=2,
+        sort_keys=True,
+    )
+    sys.stdout.write('\n')
 
 
 if __name__ == '__main__':
