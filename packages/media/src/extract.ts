@@ -4,6 +4,7 @@ import { MediaError } from './errors.ts';
 import { type ExifRecord, toExiftoolRecord } from './exif.ts';
 import { type Gps, toGps } from './gps.ts';
 import { dhash, phash, toPillowGrey } from './hashes.ts';
+import { decodeHeif, isMissingHeifCodec, sharpOfRaw } from './heif.ts';
 import { iccDescription } from './icc.ts';
 import { jsonSafe } from './json-safe.ts';
 import { type MediaLimits, timeoutSeconds } from './limits.ts';
@@ -28,6 +29,8 @@ export interface FormatDetails {
   /** False when the pixels cannot be decoded here (HEVC-coded HEIC): metadata only, no hashes. */
   decodable: boolean;
   note?: string;
+  /** Set when the pixels were not decoded by libvips: `libheif-wasm` for HEVC-coded HEIF. */
+  decoder?: string;
 }
 
 export interface Extracted {
@@ -132,17 +135,22 @@ export async function extractImage(
   };
   if (options.metadata) Object.assign(result, await readMetadata(bytes, meta));
 
-  const pixels = await decodeDisplayed(bytes, limits, sniffed.format, meta).catch((err: unknown) => {
-    if (err instanceof MediaError && err.code === 'decode_failed' && sniffed.format === 'heic') {
-      // Prebuilt sharp has no HEVC decoder: keep the metadata, say what is missing.
-      format.decodable = false;
-      format.note =
-        'HEVC-coded HEIC cannot be decoded by this build; metadata only (no hashes, palette, variants)';
-      return undefined;
+  let viaWasm = false;
+  const pixels = await decodeDisplayed(bytes, limits, sniffed.format, meta).catch(async (err: unknown) => {
+    if (sniffed.format === 'heic' && isMissingHeifCodec(err)) {
+      // This sharp build has no HEVC decoder: libheif in WebAssembly decodes it instead.
+      viaWasm = true;
+      format.decoder = 'libheif-wasm';
+      return decodeHeif(bytes);
     }
     throw err;
   });
-  if (pixels) Object.assign(result, await pixelFeatures(bytes, pixels, limits));
+  Object.assign(result, await pixelFeatures(bytes, pixels, limits, viaWasm));
+  if (viaWasm) {
+    // libheif's output is as displayed (container transforms applied).
+    result.width = pixels.width;
+    result.height = pixels.height;
+  }
   return result;
 }
 
@@ -198,13 +206,15 @@ async function decodeDisplayed(
   }
 }
 
-async function pixelFeatures(bytes: Buffer, px: Decoded, limits: ExtractLimits) {
+async function pixelFeatures(bytes: Buffer, px: Decoded, limits: ExtractLimits, fromRaw: boolean) {
   const grey = toPillowGrey(px);
   // Palette and placeholder are colours people see: from a small, colour-managed (sRGB) decode,
-  // which JPEG and WebP make cheap by shrinking on load.
-  const small = await sharp(bytes, { failOn: 'none', limitInputPixels: limits.maxInputPixels })
+  // which JPEG and WebP make cheap by shrinking on load (or from the pixels libheif-wasm gave).
+  const source = fromRaw
+    ? sharpOfRaw(px as Decoded & { channels: 4 }, limits.maxInputPixels)
+    : sharp(bytes, { failOn: 'none', limitInputPixels: limits.maxInputPixels }).autoOrient();
+  const small = await source
     .timeout({ seconds: timeoutSeconds(limits) })
-    .autoOrient()
     .resize(32, 32, { fit: 'inside' })
     .toColourspace('srgb')
     .raw()

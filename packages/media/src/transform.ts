@@ -1,6 +1,7 @@
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { MediaError } from './errors.ts';
+import { decodeHeif, isMissingHeifCodec, sharpOfRaw } from './heif.ts';
 import { type MediaLimits, timeoutSeconds } from './limits.ts';
 import { sniff } from './sniff.ts';
 
@@ -94,15 +95,8 @@ export async function transformImage(
     throw new MediaError('image_too_large', `the input exceeds ${limits.maxInputPixels} pixels`);
   }
   const animated = pages > 1 && pages <= limits.maxFrames && ANIMATABLE.has(format) && !spec.watermark;
-  let img = sharp(source, {
-    failOn: 'none',
-    limitInputPixels: limits.maxInputPixels,
-    animated,
-  })
-    .timeout({ seconds: timeoutSeconds(limits) })
-    .autoOrient()
-    .toColourspace('srgb');
-  try {
+  const render = async (base: Sharp): Promise<Rendered> => {
+    let img = base.timeout({ seconds: timeoutSeconds(limits) }).toColourspace('srgb');
     img = applyGeometry(img, spec);
     if (spec.keepMetadata) img = img.keepMetadata();
     if (spec.watermark) img = await applyWatermark(img, spec.watermark, limits);
@@ -110,6 +104,18 @@ export async function transformImage(
     const { data, info } = await img.toBuffer({ resolveWithObject: true });
     const height = animated && info.pageHeight ? info.pageHeight : info.height;
     return { data, format, mime: MIME[format], width: info.width, height, animated };
+  };
+  try {
+    try {
+      return await render(
+        sharp(source, { failOn: 'none', limitInputPixels: limits.maxInputPixels, animated }).autoOrient(),
+      );
+    } catch (err) {
+      if (sniffed.format !== 'heic' || !isMissingHeifCodec(err)) throw err;
+      // No HEVC decoder in this sharp build: libheif in WebAssembly decodes it (as displayed).
+      const bytes = Buffer.isBuffer(input) ? input : await readFile(input.path);
+      return await render(sharpOfRaw(await decodeHeif(bytes), limits.maxInputPixels));
+    }
   } catch (err) {
     if (err instanceof MediaError) throw err;
     const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
