@@ -2,12 +2,13 @@ import exifr from 'exifr';
 import sharp, { type Metadata } from 'sharp';
 import { MediaError } from './errors.ts';
 import { type ExifRecord, toExiftoolRecord } from './exif.ts';
-import { type Gps, toGps } from './gps.ts';
+import { type Gps, gpsFromXmp, toGps } from './gps.ts';
 import { dhash, phash, toPillowGrey } from './hashes.ts';
 import { decodeHeif, isMissingHeifCodec, sharpOfRaw } from './heif.ts';
 import { iccDescription } from './icc.ts';
 import { jsonSafe } from './json-safe.ts';
 import { type MediaLimits, timeoutSeconds } from './limits.ts';
+import { applyXmpOrientation, displayOrientation } from './orientation.ts';
 import { dominantColors, type PaletteEntry } from './palette.ts';
 import { blurhashOf } from './placeholder.ts';
 import { type ImageFormat, sniff } from './sniff.ts';
@@ -117,12 +118,16 @@ export async function extractImage(
     progressive: Boolean(meta.isProgressive),
     decodable: true,
   };
-  const displayed = meta.autoOrient ?? { width, height: frameHeight };
+  const orientation = displayOrientation(meta);
+  const swapped = orientation.fromXmp && (orientation.value ?? 1) >= 5;
+  const displayed = swapped
+    ? { width: frameHeight, height: width }
+    : (meta.autoOrient ?? { width, height: frameHeight });
   const result: Extracted = {
     mime: sniffed.mime,
     width: displayed.width,
     height: displayed.height,
-    orientation: meta.orientation ?? null,
+    orientation: orientation.value,
     format,
     exif: null,
     xmp: null,
@@ -145,7 +150,7 @@ export async function extractImage(
     }
     throw err;
   });
-  Object.assign(result, await pixelFeatures(bytes, pixels, limits, viaWasm));
+  Object.assign(result, await pixelFeatures(bytes, pixels, limits, viaWasm, meta));
   if (viaWasm) {
     // libheif's output is as displayed (container transforms applied).
     result.width = pixels.width;
@@ -181,6 +186,7 @@ async function decodeDisplayed(
     })
       .timeout({ seconds: timeoutSeconds(limits) })
       .autoOrient();
+    pipeline = applyXmpOrientation(pipeline, meta);
     if (meta.depth === 'ushort' && meta.channels === 1 && meta.space !== 'cmyk') {
       const { data, info } = await pipeline
         .toColourspace('grey16')
@@ -206,13 +212,22 @@ async function decodeDisplayed(
   }
 }
 
-async function pixelFeatures(bytes: Buffer, px: Decoded, limits: ExtractLimits, fromRaw: boolean) {
+async function pixelFeatures(
+  bytes: Buffer,
+  px: Decoded,
+  limits: ExtractLimits,
+  fromRaw: boolean,
+  meta: Metadata,
+) {
   const grey = toPillowGrey(px);
   // Palette and placeholder are colours people see: from a small, colour-managed (sRGB) decode,
   // which JPEG and WebP make cheap by shrinking on load (or from the pixels libheif-wasm gave).
   const source = fromRaw
     ? sharpOfRaw(px as Decoded & { channels: 4 }, limits.maxInputPixels)
-    : sharp(bytes, { failOn: 'none', limitInputPixels: limits.maxInputPixels }).autoOrient();
+    : applyXmpOrientation(
+        sharp(bytes, { failOn: 'none', limitInputPixels: limits.maxInputPixels }).autoOrient(),
+        meta,
+      );
   const small = await source
     .timeout({ seconds: timeoutSeconds(limits) })
     .resize(32, 32, { fit: 'inside' })
@@ -270,6 +285,9 @@ async function readMetadata(input: Buffer, meta: Metadata) {
     ? ((await safeParse(bytes, { tiff: false, xmp: true, mergeOutput: false, silentErrors: true })) ??
       undefined)
     : undefined;
+  // For PNG exifr answers its IHDR chunk, not the XMP of the iTXt chunk: use the packet sharp found.
+  if (xmp) delete xmp.ihdr;
+  if (xmp && Object.keys(xmp).length === 0) xmp = undefined;
   if (!xmp && parseXmp && meta.xmp) {
     const text = guardXmpText(meta.xmp.toString('utf8'));
     if (text) xmp = parseXmpPacket(text);
@@ -282,7 +300,8 @@ async function readMetadata(input: Buffer, meta: Metadata) {
   }
   return {
     exif: Object.keys(exif).length > 0 ? exif : null,
-    gps: toGps(blocks.gps),
+    // EXIF's GPS first; XMP's when EXIF has none (exiftool reports either as GPSLatitude …).
+    gps: toGps(blocks.gps) ?? gpsFromXmp(xmp?.exif as Record<string, unknown> | undefined),
     xmp: xmp && Object.keys(xmp).length > 0 ? (jsonSafe(xmp) as Record<string, unknown>) : null,
     iptc: iptc && Object.keys(iptc).length > 0 ? (jsonSafe(iptc) as Record<string, unknown>) : null,
   };

@@ -48,3 +48,40 @@ export function toGps(gps: Raw | undefined): Gps | null {
 function round(n: number, digits: number): number {
   return Number(n.toFixed(digits));
 }
+
+/**
+ * GPS that only XMP carries (`exif:GPSLatitude="48,51.396N"`: degrees, minutes with a fraction or
+ * minutes and seconds, then the hemisphere), as exiftool reads it when EXIF has none.
+ */
+export function gpsFromXmp(exif: Record<string, unknown> | undefined): Gps | null {
+  if (!exif) return null;
+  const lat = xmpCoordinate(exif.GPSLatitude, 'N', 'S');
+  const lon = xmpCoordinate(exif.GPSLongitude, 'E', 'W');
+  if (lat === undefined || lon === undefined || Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
+  const alt = xmpRational(exif.GPSAltitude);
+  const below = asNumber(exif.GPSAltitudeRef) === 1;
+  return {
+    latitude: round(lat, 8),
+    longitude: round(lon, 8),
+    altitude: alt === undefined ? null : round(below ? -alt : alt, 3),
+  };
+}
+
+function xmpCoordinate(v: unknown, positive: string, negative: string): number | undefined {
+  if (typeof v !== 'string' || v.length > 64) return undefined;
+  const m = /^\s*(\d{1,3}),(\d{1,2}(?:\.\d+)?)(?:,(\d{1,2}(?:\.\d+)?))?\s*([NSEWnsew])\s*$/.exec(v);
+  if (!m) return undefined;
+  const value = Number(m[1]) + Number(m[2]) / 60 + (m[3] ? Number(m[3]) / 3600 : 0);
+  const hemisphere = m[4].toUpperCase();
+  if (hemisphere !== positive && hemisphere !== negative) return undefined;
+  return hemisphere === negative ? -value : value;
+}
+
+function xmpRational(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v !== 'string' || v.length > 40) return undefined;
+  const m = /^\s*(-?\d+(?:\.\d+)?)(?:\/(\d+))?\s*$/.exec(v);
+  if (!m) return undefined;
+  const den = m[2] ? Number(m[2]) : 1;
+  return den === 0 ? undefined : Number(m[1]) / den;
+}

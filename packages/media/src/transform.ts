@@ -3,6 +3,7 @@ import sharp, { type Metadata, type Sharp } from 'sharp';
 import { MediaError } from './errors.ts';
 import { decodeHeif, isMissingHeifCodec, sharpOfRaw } from './heif.ts';
 import { type MediaLimits, timeoutSeconds } from './limits.ts';
+import { applyXmpOrientation } from './orientation.ts';
 import { sniff } from './sniff.ts';
 
 export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'gif'] as const;
@@ -108,7 +109,10 @@ export async function transformImage(
   try {
     try {
       return await render(
-        sharp(source, { failOn: 'none', limitInputPixels: limits.maxInputPixels, animated }).autoOrient(),
+        applyXmpOrientation(
+          sharp(source, { failOn: 'none', limitInputPixels: limits.maxInputPixels, animated }).autoOrient(),
+          header,
+        ),
       );
     } catch (err) {
       if (sniffed.format !== 'heic' || !isMissingHeifCodec(err)) throw err;
