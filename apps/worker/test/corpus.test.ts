@@ -60,7 +60,7 @@ test('every corpus file ends in a defined state through API → queue → worker
   }
   await pipeline.settle([...ids.values()], 540_000);
   const rows = await db.pool.query(
-    'SELECT id, status, error_code, error_message, width, height, phash, dhash, format FROM images',
+    'SELECT id, status, error_code, error_message, width, height, phash, dhash, format, taken_at FROM images',
   );
   const byId = new Map(rows.rows.map((r) => [r.id, r]));
   const records = new Map([...ids].map(([file, id]) => [file, byId.get(id)]));
@@ -156,6 +156,66 @@ test('every corpus file ends in a defined state through API → queue → worker
     );
     assert.deepEqual(nowMatching, [], 'listed as different but now equal: remove from the list');
   });
+
+  await t.test(
+    'taken_at is the capture date exiftool reads (EXIF, XMP, IPTC)',
+    { skip: (await oracleTool(['exiftool'], ['-ver'])).skip },
+    async () => {
+      // JPEG, PNG and WebP: IPTC inside TIFF is not read (a known gap, not compared).
+      const files = [...records.keys()].filter(
+        (f) =>
+          /^(camera-exif|metadata|color-icc|orientation)\//.test(f) &&
+          !/\.tiff?$/i.test(f) &&
+          records.get(f).status === 'completed',
+      );
+      const tags = ['-ExifIFD:DateTimeOriginal', '-ExifIFD:OffsetTimeOriginal', '-XMP-exif:DateTimeOriginal'];
+      tags.push(
+        '-IPTC:DateCreated',
+        '-IPTC:TimeCreated',
+        '-XMP-photoshop:DateCreated',
+        '-XMP-xmp:CreateDate',
+      );
+      const out = JSON.parse(
+        (
+          await run('exiftool', ['-j', '-G1', ...tags, ...files.map((f) => path.join(CORPUS, f))], {
+            maxBuffer: 64 << 20,
+          })
+        ).stdout,
+      );
+      const iso = (v: unknown) => {
+        const m =
+          /^(\d{4}):(\d{2}):(\d{2})(?: (\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(
+            String(v ?? ''),
+          );
+        if (!m || m[1] === '0000') return undefined;
+        if (!m[4]) return `${m[1]}-${m[2]}-${m[3]}`;
+        return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] ?? '00'}${m[7] === 'Z' ? '+00:00' : (m[7] ?? '')}`;
+      };
+      let dated = 0;
+      const mismatches: string[] = [];
+      for (const [i, file] of files.entries()) {
+        const e = out[i];
+        const offset =
+          typeof e['ExifIFD:OffsetTimeOriginal'] === 'string' ? e['ExifIFD:OffsetTimeOriginal'] : '';
+        const iptc =
+          e['IPTC:DateCreated'] && e['IPTC:TimeCreated']
+            ? `${e['IPTC:DateCreated']} ${e['IPTC:TimeCreated']}`
+            : e['IPTC:DateCreated'];
+        const want =
+          iso(e['ExifIFD:DateTimeOriginal'] && `${e['ExifIFD:DateTimeOriginal']}${offset}`) ??
+          iso(e['XMP-exif:DateTimeOriginal']) ??
+          iso(iptc) ??
+          iso(e['XMP-photoshop:DateCreated']) ??
+          iso(e['XMP-xmp:CreateDate']) ??
+          null;
+        const ours = records.get(file).taken_at;
+        if (want) dated++;
+        if (ours !== want) mismatches.push(`${file}: ours ${ours} exiftool ${want}`);
+      }
+      assert.ok(dated >= (process.env.IMGKIT_CORPUS ? 40 : 10), `${dated} files with a capture date`);
+      assert.deepEqual(mismatches, []);
+    },
+  );
 
   await t.test('animated GIF and WebP are reported as animated', () => {
     const animated = [...records].filter(([f, r]) => /^animated\/(gif|webp)\//.test(f) && r.format?.animated);

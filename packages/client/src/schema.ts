@@ -2165,6 +2165,11 @@ export interface components {
                 weight: number;
             }[] | null;
             placeholder: string | null;
+            /**
+             * @description When the picture was taken, ISO 8601 (with the UTC offset when recorded): EXIF DateTimeOriginal, else XMP exif:DateTimeOriginal, IPTC DateCreated + TimeCreated, XMP photoshop:DateCreated, XMP xmp:CreateDate
+             * @example 2006-10-29T06:27:51-05:00
+             */
+            taken_at: string | null;
             /** @description A flat or near-flat image (constant colour, blank scan): its hashes match unrelated flat images, so it is left out of similarity results */
             hash_degenerate: boolean;
             /** @description What the account already had when this image completed; null before */

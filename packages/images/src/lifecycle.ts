@@ -179,6 +179,7 @@ export interface ImageFacts {
   xmp: object | null;
   iptc: object | null;
   gps: object | null;
+  taken_at: string | null;
   /** 16 hex digits. */
   phash: string | null;
   dhash: string | null;
@@ -190,7 +191,7 @@ const completeSql = sql(
   'images.complete',
   `UPDATE images SET status = 'completed', content_type = $2, width = $3, height = $4, orientation = $5,
      format = $6, exif = $7, xmp = $8, iptc = $9, gps = $10, phash = $11, dhash = $12, palette = $13,
-     placeholder = $14, variants = $15, error_code = NULL, error_message = NULL, completed_at = now(),
+     placeholder = $14, variants = $15, taken_at = $16, error_code = NULL, error_message = NULL, completed_at = now(),
      updated_at = now()
    WHERE id = $1 RETURNING ${COLUMNS}`,
 );
@@ -227,6 +228,7 @@ export async function completeImage(
     facts.palette === null ? null : JSON.stringify(facts.palette),
     facts.placeholder,
     variants,
+    facts.taken_at,
   ]);
   if (!row) return false;
   // What the account already had, recorded with the completion and told in the webhook.

@@ -29,6 +29,7 @@ export interface ImageRow extends WorkItemRow {
   /** A flat or near-flat image: its hashes match unrelated flat images, so it is left out of searches. */
   hash_degenerate: boolean;
   duplicates: Duplicates | null;
+  taken_at: string | null;
 }
 
 /** What the account already had when the image completed. */
@@ -74,6 +75,7 @@ export function imageJson(row: ImageRow): string {
     xmp: row.xmp,
     iptc: row.iptc,
     gps: row.gps,
+    taken_at: row.taken_at,
     phash: hashToHex(row.phash),
     dhash: hashToHex(row.dhash),
     palette: row.palette,

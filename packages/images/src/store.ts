@@ -7,7 +7,7 @@ import type { ImageRow } from './resource.ts';
 export const COLUMNS = `id, account_id, status, source, url, final_url, filename, content_type, byte_size, checksum,
   storage_key, width, height, orientation, format, exif, xmp, iptc, gps, phash, dhash, palette, placeholder,
   variants, requested_variants, extract_metadata, webhook_url, passthrough, error_code, error_message, attempts,
-  created_at, updated_at, completed_at, hash_degenerate, duplicates`;
+  created_at, updated_at, completed_at, hash_degenerate, duplicates, taken_at`;
 
 const getSql = sql('images.get', `SELECT ${COLUMNS} FROM images WHERE id = $1 AND account_id = $2`);
 /** The shared work-item transitions (pending → processing → completed | failed) on this table. */

@@ -9,6 +9,7 @@ import { iccDescription } from './icc.ts';
 import { jsonSafe } from './json-safe.ts';
 import { type MediaLimits, timeoutSeconds } from './limits.ts';
 import { applyXmpOrientation, displayOrientation } from './orientation.ts';
+import { takenAt } from './taken-at.ts';
 import { dominantColors, type PaletteEntry } from './palette.ts';
 import { blurhashOf } from './placeholder.ts';
 import { type ImageFormat, sniff } from './sniff.ts';
@@ -45,6 +46,8 @@ export interface Extracted {
   xmp: Record<string, unknown> | null;
   iptc: Record<string, unknown> | null;
   gps: Gps | null;
+  /** When the picture was taken (ISO 8601), from EXIF, XMP or IPTC: see takenAt. */
+  taken_at: string | null;
   phash: string | null;
   dhash: string | null;
   palette: PaletteEntry[] | null;
@@ -133,6 +136,7 @@ export async function extractImage(
     xmp: null,
     iptc: null,
     gps: null,
+    taken_at: null,
     phash: null,
     dhash: null,
     palette: null,
@@ -298,12 +302,15 @@ async function readMetadata(input: Buffer, meta: Metadata) {
     delete xmp.xmlns;
     delete xmp.errors;
   }
+  const xmpSafe = xmp && Object.keys(xmp).length > 0 ? (jsonSafe(xmp) as Record<string, unknown>) : null;
+  const iptcSafe = iptc && Object.keys(iptc).length > 0 ? (jsonSafe(iptc) as Record<string, unknown>) : null;
   return {
+    taken_at: takenAt(exif, xmpSafe, iptcSafe),
     exif: Object.keys(exif).length > 0 ? exif : null,
     // EXIF's GPS first; XMP's when EXIF has none (exiftool reports either as GPSLatitude …).
     gps: toGps(blocks.gps) ?? gpsFromXmp(xmp?.exif as Record<string, unknown> | undefined),
-    xmp: xmp && Object.keys(xmp).length > 0 ? (jsonSafe(xmp) as Record<string, unknown>) : null,
-    iptc: iptc && Object.keys(iptc).length > 0 ? (jsonSafe(iptc) as Record<string, unknown>) : null,
+    xmp: xmpSafe,
+    iptc: iptcSafe,
   };
 }
 

@@ -58,6 +58,11 @@ export const ImageSchema = named(
       dhash: z.string().nullable(),
       palette: z.array(z.object({ color: z.string(), weight: z.number() })).nullable(),
       placeholder: z.string().nullable(),
+      taken_at: z.string().nullable().openapi({
+        description:
+          'When the picture was taken, ISO 8601 (with the UTC offset when recorded): EXIF DateTimeOriginal, else XMP exif:DateTimeOriginal, IPTC DateCreated + TimeCreated, XMP photoshop:DateCreated, XMP xmp:CreateDate',
+        example: '2006-10-29T06:27:51-05:00',
+      }),
       hash_degenerate: z.boolean().openapi({
         description:
           'A flat or near-flat image (constant colour, blank scan): its hashes match unrelated flat images, so it is left out of similarity results',
