@@ -9,10 +9,10 @@ import { iccDescription } from './icc.ts';
 import { jsonSafe } from './json-safe.ts';
 import { type MediaLimits, timeoutSeconds } from './limits.ts';
 import { applyXmpOrientation, displayOrientation } from './orientation.ts';
-import { takenAt } from './taken-at.ts';
 import { dominantColors, type PaletteEntry } from './palette.ts';
 import { blurhashOf } from './placeholder.ts';
 import { type ImageFormat, sniff } from './sniff.ts';
+import { takenAt } from './taken-at.ts';
 import { guardXmp, guardXmpText } from './xmp-guard.ts';
 
 /** Extraction needs every limit but the output side. */

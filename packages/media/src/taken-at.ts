@@ -48,7 +48,9 @@ function fromIptc(date: unknown, time: unknown): string | undefined {
   if (!d || d[1] === '0000') return undefined;
   const day = `${d[1]}-${d[2]}-${d[3]}`;
   const t =
-    typeof time === 'string' ? /^(\d{2}):?(\d{2}):?(\d{2})(?:([+-]\d{2}):?(\d{2}))?$/.exec(time.trim()) : null;
+    typeof time === 'string'
+      ? /^(\d{2}):?(\d{2}):?(\d{2})(?:([+-]\d{2}):?(\d{2}))?$/.exec(time.trim())
+      : null;
   if (!t) return day;
   return `${day}T${t[1]}:${t[2]}:${t[3]}${t[4] ? `${t[4]}:${t[5]}` : ''}`;
 }
