@@ -1,0 +1,101 @@
+/**
+ * One contender of bench/queue in its own process, so no contender shares an event loop, a
+ * heap or a pool with another. The parent prepares the database (and its statistics) and
+ * measures PostgreSQL's CPU; this process runs the worker and reports its own CPU.
+ *
+ *   node bench/queue/contender.ts <imgkit|graphile|graphile-tuned> <drain|latency> <url> <n>
+ *
+ * drain: the tasks are already queued; run them all, report {seconds, cpuMs}.
+ * latency: start idle, then enqueue one task every 20 ms (through the library's own enqueue) and
+ * report each task's enqueue → start delay, {latenciesMs}.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createPool } from '@imgkit/db';
+import { enqueue, type QueueLogger, Worker } from '@imgkit/queue';
+import { Logger, makeWorkerUtils, run } from 'graphile-worker';
+
+const [contender, mode, url, count] = process.argv.slice(2);
+const N = Number(count);
+const CONCURRENCY = 10;
+const silent: QueueLogger = { info() {}, warn() {}, error() {}, debug() {}, child: () => silent };
+const quietGraphile = new Logger(() => () => {});
+const now = () => performance.timeOrigin + performance.now();
+/**
+ * graphile-worker's high-throughput settings from its performance docs ("Batching"): a local queue
+ * that fetches jobs in batches, and completions and failures batched (0 ms: within one tick).
+ */
+const TUNED = { worker: { localQueue: { size: 100 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } };
+
+type Start = (
+  onTask: (payload: unknown) => void,
+) => Promise<{ stop: () => Promise<void>; add: (p: object) => Promise<void> }>;
+
+const starters: Record<string, Start> = {
+  imgkit: async (onTask) => {
+    const pool = createPool({ connectionString: url, max: CONCURRENCY + 4 });
+    const worker = new Worker({
+      pool,
+      listenConnectionString: url,
+      concurrency: CONCURRENCY,
+      logger: silent,
+      kinds: [{ kind: 'noop', handler: async (p) => onTask(p) }],
+    });
+    await worker.start();
+    return {
+      stop: async () => {
+        await worker.stop();
+        await pool.end();
+      },
+      add: async (p) => void (await enqueue(pool, 'noop', p)),
+    };
+  },
+  graphile: (onTask) => startGraphile(onTask, false),
+  'graphile-tuned': (onTask) => startGraphile(onTask, true),
+};
+
+async function startGraphile(onTask: (p: unknown) => void, tuned: boolean) {
+  const utils = await makeWorkerUtils({ connectionString: url, logger: quietGraphile });
+  const runner = await run({
+    connectionString: url,
+    concurrency: CONCURRENCY,
+    noHandleSignals: true,
+    logger: quietGraphile,
+    taskList: { noop: async (p) => onTask(p) },
+    ...(tuned ? { preset: TUNED } : {}),
+  });
+  return {
+    stop: async () => {
+      await runner.stop();
+      await utils.release();
+    },
+    add: async (p: object) => void (await utils.addJob('noop', p)),
+  };
+}
+
+const cpu0 = process.cpuUsage();
+if (mode === 'drain') {
+  let done = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => {
+    finish = r;
+  });
+  const t0 = performance.now();
+  const handle = await starters[contender](() => void (++done === N && finish()));
+  await finished;
+  const seconds = (performance.now() - t0) / 1000;
+  await handle.stop(); // flushes the last completions: part of the cost
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(`${JSON.stringify({ seconds, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
+} else {
+  const latencies: number[] = [];
+  const handle = await starters[contender]((p) => void latencies.push(now() - (p as { t: number }).t));
+  await sleep(300);
+  for (let i = 0; i < N; i++) {
+    await handle.add({ t: now() });
+    await sleep(20);
+  }
+  while (latencies.length < N) await sleep(10);
+  await handle.stop();
+  process.stdout.write(`${JSON.stringify({ latenciesMs: latencies })}\n`);
+}
+process.exit(0);
