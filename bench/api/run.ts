@@ -1,8 +1,9 @@
 /**
  * bench/api: POST /v1/images (URL form) on the real api process — auth, rate limit,
- * validation, one transaction writing the image and its task, NOTIFY — against a bare
- * Express handler answering a JSON body of the same size, both driven by autocannon
- * at 10 and 50 connections. BENCH_DURATION seconds each (default 10).
+ * validation, one statement writing the image and its task, NOTIFY — against the durable floor
+ * (an Express handler that writes one same-shaped row into the same table on the same
+ * PostgreSQL) and a bare Express handler answering a JSON body of the same size (no I/O), all
+ * driven by autocannon at 10 and 50 connections. BENCH_DURATION seconds each (default 10).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -51,6 +52,20 @@ async function startBare(bytes: number): Promise<{ child: ChildProcess; port: nu
   return { child, port: msg.port };
 }
 
+async function startDurable(url: string, accountId: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(path.join(root, 'bench/api/durable-server.ts'), {
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      ACCOUNT_ID: accountId,
+      DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX ?? '10',
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const [msg] = (await once(child, 'message')) as [{ port: number }];
+  return { child, port: msg.port };
+}
+
 async function load(port: number, connections: number, headers: Record<string, string>) {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/v1/images`,
@@ -80,41 +95,52 @@ async function main() {
   });
   const bytes = (await sample.text()).length;
   const bare = await startBare(bytes);
+  const durable = await startDurable(url, account.id);
   console.log(
     `# bench/api: POST /v1/images (URL form), ${DURATION} s per run, response ${bytes} bytes; node ${process.version}`,
   );
   const rows = [];
   for (const connections of [10, 50]) {
+    // Interleaved: ours, the durable floor, the bare handler.
     const ours = await load(api.port, connections, { authorization: `Bearer ${key}` });
+    const floor = await load(durable.port, connections, {});
     const base = await load(bare.port, connections, {});
+    const row = (server: string, r: typeof ours, ratios: Record<string, string>) => ({
+      server,
+      connections,
+      'req/s': fmt(r.rps),
+      'p50 ms': r.p50,
+      'p99 ms': r.p99,
+      errors: r.non2xx,
+      'ours/durable': '',
+      'ours/bare': '',
+      ...ratios,
+    });
     rows.push(
-      {
-        server: 'imgkit api',
-        connections,
-        'req/s': fmt(ours.rps),
-        'p50 ms': ours.p50,
-        'p99 ms': ours.p99,
-        errors: ours.non2xx,
+      row('imgkit api', ours, {
+        'ours/durable': fmt(ours.rps / floor.rps, 2),
         'ours/bare': fmt(ours.rps / base.rps, 2),
-      },
-      {
-        server: 'bare express',
-        connections,
-        'req/s': fmt(base.rps),
-        'p50 ms': base.p50,
-        'p99 ms': base.p99,
-        errors: base.non2xx,
-        'ours/bare': '',
-      },
+      }),
+      row('durable floor (1 INSERT)', floor, {}),
+      row('bare express (no I/O)', base, {}),
     );
   }
   console.log(table(rows));
   const created = await pool.query(
-    'SELECT count(*)::int AS images, (SELECT count(*)::int FROM tasks) AS tasks FROM images',
+    `SELECT count(*) FILTER (WHERE t.id IS NOT NULL)::int AS ours, count(*) FILTER (WHERE t.id IS NULL)::int AS floor
+       FROM images i LEFT JOIN tasks t ON t.subject_id = i.id`,
   );
-  console.log(`\nrows written: ${created.rows[0].images} images, ${created.rows[0].tasks} tasks (one each)`);
-  api.child.kill('SIGTERM');
-  bare.child.kill('SIGTERM');
+  console.log(
+    `\nrows written: imgkit ${created.rows[0].ours} images, each with its task; durable floor ${created.rows[0].floor} rows`,
+  );
+  // Stopped (and waited for) before PostgreSQL, so no process sees the server go away.
+  await Promise.all(
+    [api.child, bare.child, durable.child].map((c) => {
+      const exited = once(c, 'exit');
+      c.kill('SIGTERM');
+      return exited;
+    }),
+  );
   await pool.end();
   await stop();
 }

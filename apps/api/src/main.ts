@@ -24,7 +24,12 @@ async function main() {
     connectionString: db.url,
     max: config.DATABASE_POOL_MAX,
     applicationName: 'imgkit-api',
-    onError: (err) => logger.warn({ err }, 'idle database client error'),
+    // pg attaches the whole client to these errors: log what happened, not the client.
+    onError: (err) =>
+      logger.warn(
+        { err: { message: err.message, code: (err as { code?: string }).code } },
+        'idle database client error',
+      ),
   });
   const storage = await createBlobStore(config);
   const cache = new DiskCache(path.join(config.dataDir, 'cache'), config.CACHE_MAX_BYTES);

@@ -26,7 +26,12 @@ async function main() {
     connectionString: db.url,
     max: config.WORKER_CONCURRENCY + 4,
     applicationName: 'imgkit-worker',
-    onError: (err) => logger.warn({ err }, 'idle database client error'),
+    // pg attaches the whole client to these errors: log what happened, not the client.
+    onError: (err) =>
+      logger.warn(
+        { err: { message: err.message, code: (err as { code?: string }).code } },
+        'idle database client error',
+      ),
   });
   const storage = await createBlobStore(config);
   const registry = new Registry();
