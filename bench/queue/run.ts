@@ -89,7 +89,9 @@ for (let r = 0; r < REPEATS; r++) {
   for (const state of ['steady', 'fresh'] as const) {
     // Interleaved, so a noisy moment hurts every contender alike.
     for (const c of CONTENDERS) {
-      (results[state][c] ??= []).push(await drain(adminUrl, c, state === 'steady'));
+      const runs = results[state][c] ?? [];
+      runs.push(await drain(adminUrl, c, state === 'steady'));
+      results[state][c] = runs;
     }
   }
 }
