@@ -66,10 +66,26 @@ const alive = (pid: number) => {
   }
 };
 
-async function until(check: () => boolean, what: string, limitMs = 30_000) {
+/** The command lines of the processes still alive, for a failure message. */
+function left(pids: number[]): string {
+  return pids
+    .filter(alive)
+    .map((p) => {
+      try {
+        return execFileSync('ps', ['-o', 'args=', '-p', String(p)], { encoding: 'utf8' }).trim();
+      } catch {
+        return String(p);
+      }
+    })
+    .join('; ');
+}
+
+async function until(check: () => boolean, what: string | (() => string), limitMs = 30_000) {
   const deadline = Date.now() + limitMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for: ${typeof what === 'function' ? what() : what}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -102,7 +118,11 @@ test('SIGKILL of the supervisor: api, worker and PostgreSQL exit on their own', 
   await dev.exited;
   // Bounded by the children's own deadlines (drain, then PostgreSQL's fast shutdown); on a CI
   // machine busy with the other test files that has taken more than 30 s once.
-  await until(() => below.every((p) => !alive(p)), 'orphans gone', 90_000);
+  await until(
+    () => below.every((p) => !alive(p)),
+    () => `orphans gone (left: ${left(below)})`,
+    90_000,
+  );
 });
 
 test('a child that does not react to SIGTERM is killed at the drain deadline', async () => {
