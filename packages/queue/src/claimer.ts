@@ -23,8 +23,9 @@ export interface ClaimerOptions {
   workerId: string;
   kinds: string[];
   leaseMs: number;
-  concurrency: number;
-  /** Tasks running right now. */
+  /** How many tasks this worker can hold now: its slots plus what it prefetches. */
+  capacity: () => number;
+  /** Tasks held right now (running and prefetched). */
   running: () => number;
   /** Called with each claimed task; the task then occupies a slot. */
   start: (task: ClaimedTask) => void;
@@ -99,7 +100,7 @@ export class Claimer {
     try {
       while (this.requested && !this.stopped) {
         this.requested = false;
-        const free = this.o.concurrency - this.o.running();
+        const free = this.o.capacity() - this.o.running();
         if (free <= 0 || !this.moreWork) break;
         const seq = this.wakeSeq;
         let tasks: ClaimedTask[];

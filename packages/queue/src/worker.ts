@@ -10,6 +10,9 @@ import { Listener } from './listener.ts';
 import { Outcomes } from './outcomes.ts';
 import { LeaseLostError, type Outcome, type Running, runTask } from './runner.ts';
 
+/** Tasks shorter than this on average are worth prefetching (a claim is ~1 ms). */
+const PREFETCH_BELOW_MS = 50;
+
 export interface WorkerOptions {
   pool: Pool;
   /** For the LISTEN connection; omit for poll-only mode (e.g. behind PgBouncer in transaction mode). */
@@ -25,6 +28,15 @@ export interface WorkerOptions {
   random?: () => number;
   /** How often a task that met an outage of ours (TaskError.outage) is tried again, ±50 %. */
   outageRetryMs?: number;
+  /**
+   * At most this many tasks claimed ahead of free slots (default: 4 × `concurrency`), held
+   * under lease in memory so a finished task's slot is refilled without a claim's round trip.
+   * Only while tasks are short (recent ones took under PREFETCH_BELOW_MS on average): that is
+   * where a claim's round trip matters, and holding long tasks would starve other workers.
+   * The price: a crashed worker's prefetched tasks wait for their lease to expire like its
+   * running ones, and use an attempt.
+   */
+  prefetch?: number;
   onTaskFinished?: (task: ClaimedTask, outcome: Outcome, ms: number) => void;
   /** Every error a handler ends with, and what became of the task (for error reporting). */
   onTaskError?: (task: ClaimedTask, err: unknown, outcome: 'retry' | 'failed') => void;
@@ -41,6 +53,10 @@ export class Worker {
   private readonly opts: WorkerOptions & { pollIntervalMs: number; leaseMs: number; retentionMs: number };
   private readonly kinds: Map<string, TaskKindDefinition>;
   private readonly running = new Map<string, Running>();
+  /** Claimed, leased, not started yet (see WorkerOptions.prefetch), oldest first. */
+  private readonly prefetched: ClaimedTask[] = [];
+  /** Moving average of recent task durations (ms); starts high, so nothing is prefetched at first. */
+  private recentTaskMs = Number.POSITIVE_INFINITY;
   private readonly log: QueueLogger;
   private readonly claimer: Claimer;
   private readonly leases: Leases;
@@ -62,9 +78,9 @@ export class Worker {
       workerId: this.id,
       kinds: [...this.kinds.keys()],
       leaseMs,
-      concurrency: options.concurrency,
-      running: () => this.running.size,
-      start: (task) => this.startTask(task),
+      capacity: () => options.concurrency + this.prefetchNow(),
+      running: () => this.running.size + this.prefetched.length,
+      start: (task) => this.accept(task),
       log: this.log,
     });
     this.listener = options.listenConnectionString
@@ -102,6 +118,9 @@ export class Worker {
     for (const t of this.timers) clearInterval(t);
     this.claimer.stop();
     await this.listener?.stop();
+    // Prefetched tasks never started: back to the queue at once, attempts given back.
+    const queued = this.prefetched.splice(0).map((t) => t.id);
+    if (queued.length) await this.leases.release(queued);
     const allDone = Promise.allSettled([...this.running.values()].map((r) => r.done));
     const timer = sleep(deadlineMs, 'timeout' as const, { ref: false });
     if ((await Promise.race([allDone, timer])) === 'timeout' && this.running.size > 0) {
@@ -124,6 +143,20 @@ export class Worker {
     void this.leases.reclaimExpired().then((n) => n > 0 && this.claimer.wake());
   }
 
+  /** How many tasks to hold beyond the slots now: only while tasks are short. */
+  private prefetchNow(): number {
+    if (this.recentTaskMs >= PREFETCH_BELOW_MS) return 0;
+    return this.opts.prefetch ?? 4 * this.opts.concurrency;
+  }
+
+  /** A claimed task: started when a slot is free, otherwise held until one is. */
+  private accept(task: ClaimedTask): void {
+    // A claim that was in flight when stop() began: hand the task straight back.
+    if (this.stopping) void this.leases.release([task.id]);
+    else if (this.running.size < this.opts.concurrency) this.startTask(task);
+    else this.prefetched.push(task);
+  }
+
   private startTask(task: ClaimedTask): void {
     const entry: Running = {
       task,
@@ -134,6 +167,8 @@ export class Worker {
     this.running.set(task.id, entry);
     entry.done = this.execute(entry).finally(() => {
       this.running.delete(task.id);
+      const next = this.stopping ? undefined : this.prefetched.shift();
+      if (next) this.startTask(next);
       this.claimer.request();
     });
   }
@@ -150,14 +185,21 @@ export class Worker {
       stopping: () => this.stopping,
       onError: this.opts.onTaskError,
     });
-    const ms = Math.round(performance.now() - started);
+    const elapsed = performance.now() - started;
+    this.recentTaskMs = Number.isFinite(this.recentTaskMs)
+      ? 0.9 * this.recentTaskMs + 0.1 * elapsed
+      : elapsed;
+    const ms = Math.round(elapsed);
     log.info({ outcome, ms }, 'task finished');
     this.opts.onTaskFinished?.(task, outcome, ms);
   }
 
   private async heartbeat(): Promise<void> {
-    const lost = await this.leases.renew([...this.running.keys()]);
+    const lost = await this.leases.renew([...this.running.keys(), ...this.prefetched.map((t) => t.id)]);
     for (const id of lost) {
+      // A prefetched task whose lease is gone belongs to another worker now: forget it.
+      const i = this.prefetched.findIndex((t) => t.id === id);
+      if (i >= 0) this.prefetched.splice(i, 1);
       const r = this.running.get(id);
       if (r) {
         r.leaseLost = true;

@@ -198,6 +198,78 @@ test('the claim reads a few index entries, not the table: 20,000 ready tasks wit
   }
 });
 
+test('short tasks are prefetched under lease; a stop hands them back unstarted with their attempts', async () => {
+  const own = await freshDatabase();
+  let ran = 0;
+  const worker = makeWorker(own.pool, own.url, [
+    { kind: 'quick', handler: async () => void ran++ },
+    { kind: 'slowish', handler: () => new Promise((r) => setTimeout(r, 20)) },
+  ]);
+  await worker.start();
+  // Learn that tasks are short, then queue a backlog of 20 ms tasks (still "short").
+  await withTransaction(own.pool, async (tx) => {
+    for (let i = 0; i < 20; i++) await enqueue(tx, 'quick', {});
+  });
+  await eventually(async () => ran === 20, 'quick tasks ran');
+  await withTransaction(own.pool, async (tx) => {
+    for (let i = 0; i < 200; i++) await enqueue(tx, 'slowish', {});
+  });
+  let heldMax = 0;
+  for (let i = 0; i < 20; i++) {
+    const r = await own.pool.query(
+      "SELECT count(*)::int AS n FROM tasks WHERE status = 'running' AND locked_by = $1",
+      [worker.id],
+    );
+    heldMax = Math.max(heldMax, r.rows[0].n);
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  assert.ok(heldMax > 4, `more tasks held under lease (${heldMax}) than the 4 slots`);
+  await worker.stop();
+  const left = await own.pool.query(
+    `SELECT count(*) FILTER (WHERE status = 'running')::int AS running,
+            count(*) FILTER (WHERE status = 'pending' AND attempts <> 0)::int AS charged
+       FROM tasks WHERE kind = 'slowish'`,
+  );
+  assert.deepEqual(
+    left.rows[0],
+    { running: 0, charged: 0 },
+    'nothing left leased; no attempt used by an unstarted task',
+  );
+  await own.pool.end();
+});
+
+test('long tasks are not prefetched: two workers share a short backlog', async () => {
+  const own = await freshDatabase();
+  const byWorker = new Map<string, number>();
+  const mk = (name: string) =>
+    makeWorker(
+      own.pool,
+      own.url,
+      [
+        {
+          kind: 'long',
+          handler: async () => {
+            byWorker.set(name, (byWorker.get(name) ?? 0) + 1);
+            await new Promise((r) => setTimeout(r, 150));
+          },
+        },
+      ],
+      { concurrency: 1, workerId: name },
+    );
+  const a = mk('a');
+  const b = mk('b');
+  await a.start();
+  await b.start();
+  await withTransaction(own.pool, async (tx) => {
+    for (let i = 0; i < 6; i++) await enqueue(tx, 'long', {});
+  });
+  await eventually(async () => (await statusCounts(own.pool, 'long')).completed === 6, 'all ran');
+  await a.stop();
+  await b.stop();
+  assert.ok((byWorker.get('a') ?? 0) >= 2 && (byWorker.get('b') ?? 0) >= 2, JSON.stringify([...byWorker]));
+  await own.pool.end();
+});
+
 test('a permanent error fails at once; exhausting max_attempts fails with the last error', async () => {
   const finalFailures: string[] = [];
   const worker = makeWorker(db.pool, db.url, [
