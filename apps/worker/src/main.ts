@@ -86,7 +86,7 @@ async function main() {
     logger,
     webhookLogRetentionMs: config.WEBHOOK_LOG_RETENTION_HOURS * 3600_000,
   });
-  const metricsServer = config.METRICS_HOST ? serveMetrics(config.METRICS_HOST, registry) : undefined;
+  const metricsServer = config.METRICS_HOST ? serveMetrics(config.METRICS_HOST, registry, worker) : undefined;
   logger.info({ concurrency: config.WORKER_CONCURRENCY, listen: config.WORKER_LISTEN }, 'worker started');
   process.send?.({ type: 'ready' });
 
@@ -110,12 +110,27 @@ async function main() {
   });
 }
 
-/** METRICS_HOST=host:port: this worker's own /metrics (task outcomes and durations). */
-function serveMetrics(hostPort: string, registry: Registry) {
+/** METRICS_HOST=host:port: this worker's own /metrics (task outcomes and durations) and /concurrency. */
+function serveMetrics(hostPort: string, registry: Registry, worker: Worker) {
   const i = hostPort.lastIndexOf(':');
   const loop = new EventLoopDelay();
   const server = createServer((req, res) => {
-    if (req.url !== '/metrics') return res.writeHead(404).end();
+    const url = new URL(req.url ?? '/', 'http://worker');
+    // The operator's knob (this listener is for the host, like /metrics): GET reads the
+    // number of task slots, POST ?value=N changes it without a restart or a dropped task.
+    if (url.pathname === '/concurrency') {
+      if (req.method === 'POST') {
+        try {
+          worker.setConcurrency(Number(url.searchParams.get('value')));
+        } catch (err) {
+          return res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
+        }
+      }
+      return res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(`${JSON.stringify({ concurrency: worker.concurrency })}\n`);
+    }
+    if (url.pathname !== '/metrics') return res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(registry.render([loop.render()]));
   });
   server.listen(Number(hostPort.slice(i + 1)), hostPort.slice(0, i) || '127.0.0.1');

@@ -78,7 +78,7 @@ export class Worker {
       workerId: this.id,
       kinds: [...this.kinds.keys()],
       leaseMs,
-      capacity: () => options.concurrency + this.prefetchNow(),
+      capacity: () => this.opts.concurrency + this.prefetchNow(),
       running: () => this.running.size + this.prefetched.length,
       start: (task) => this.accept(task),
       log: this.log,
@@ -95,6 +95,25 @@ export class Worker {
 
   get runningCount(): number {
     return this.running.size;
+  }
+
+  get concurrency(): number {
+    return this.opts.concurrency;
+  }
+
+  /**
+   * Changes the number of slots while running, without a restart: more slots start held or
+   * newly claimed tasks at once; fewer let the running tasks finish and start no new one until
+   * the count is under the new limit. No task is dropped or handed back.
+   */
+  setConcurrency(n: number): void {
+    if (!Number.isInteger(n) || n < 1 || n > 1024)
+      throw new RangeError('concurrency must be an integer from 1 to 1024');
+    this.opts.concurrency = n;
+    while (!this.stopping && this.running.size < n && this.prefetched.length > 0) {
+      this.startTask(this.prefetched.shift()!);
+    }
+    this.claimer.request();
   }
 
   async start(): Promise<void> {
@@ -167,8 +186,10 @@ export class Worker {
     this.running.set(task.id, entry);
     entry.done = this.execute(entry).finally(() => {
       this.running.delete(task.id);
-      const next = this.stopping ? undefined : this.prefetched.shift();
-      if (next) this.startTask(next);
+      if (!this.stopping && this.running.size < this.opts.concurrency) {
+        const next = this.prefetched.shift();
+        if (next) this.startTask(next);
+      }
       this.claimer.request();
     });
   }

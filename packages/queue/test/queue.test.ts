@@ -270,6 +270,52 @@ test('long tasks are not prefetched: two workers share a short backlog', async (
   await own.pool.end();
 });
 
+test('concurrency changes at run time: more slots at once, fewer after the running finish, nothing dropped', async () => {
+  const own = await freshDatabase();
+  let running = 0;
+  const peaks: number[] = [];
+  let phasePeak = 0;
+  let done = 0;
+  const worker = makeWorker(
+    own.pool,
+    own.url,
+    [
+      {
+        kind: 'work',
+        handler: async () => {
+          running++;
+          phasePeak = Math.max(phasePeak, running);
+          await new Promise((r) => setTimeout(r, 60));
+          running--;
+          done++;
+        },
+      },
+    ],
+    { concurrency: 1 },
+  );
+  await worker.start();
+  await withTransaction(own.pool, async (tx) => {
+    for (let i = 0; i < 30; i++) await enqueue(tx, 'work', {});
+  });
+  await eventually(async () => done >= 3, 'three ran');
+  peaks.push(phasePeak);
+  phasePeak = 0;
+  worker.setConcurrency(4);
+  assert.equal(worker.concurrency, 4);
+  await eventually(async () => done >= 15, 'more ran');
+  peaks.push(phasePeak);
+  worker.setConcurrency(2);
+  await eventually(async () => running <= 2, 'running tasks finished down to the new limit');
+  phasePeak = 0;
+  await eventually(async () => done >= 25, 'still running');
+  peaks.push(phasePeak);
+  await eventually(async () => (await statusCounts(own.pool, 'work')).completed === 30, 'all completed');
+  await worker.stop();
+  assert.deepEqual(peaks, [1, 4, 2], 'the number of tasks running at once followed the setting');
+  assert.throws(() => worker.setConcurrency(0), RangeError);
+  await own.pool.end();
+});
+
 test('a permanent error fails at once; exhausting max_attempts fails with the last error', async () => {
   const finalFailures: string[] = [];
   const worker = makeWorker(db.pool, db.url, [
