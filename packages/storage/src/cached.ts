@@ -35,7 +35,7 @@ export class CachedBlobStore implements BlobStore {
     options?: { maxBytes?: number },
   ): Promise<PutResult> {
     // A streamed upload is not held in memory to be cached; the first read fills the cache.
-    this.cache.forget(cacheKey(key));
+    await this.cache.remove(cacheKey(key));
     return this.inner.put(key, source, options);
   }
 
