@@ -2296,10 +2296,11 @@ export interface components {
                 gravity?: "centre" | "north" | "northeast" | "east" | "southeast" | "south" | "southwest" | "west" | "northwest" | "attention" | "entropy";
                 quality?: number;
                 /**
+                 * @description auto: AVIF or WebP for clients whose Accept names them, else the original’s family (jpg, or png/gif); the response varies on Accept
                  * @default jpg
                  * @enum {string}
                  */
-                format: "jpg" | "jpeg" | "png" | "webp" | "avif" | "gif";
+                format: "auto" | "jpg" | "jpeg" | "png" | "webp" | "avif" | "gif";
                 /** @description Seconds */
                 expires_in?: number;
             }[];

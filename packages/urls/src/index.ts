@@ -14,6 +14,8 @@ export interface UrlOptions {
   fit?: 'cover' | 'inside' | 'fill';
   gravity?: string;
   quality?: number;
+  /** `auto`: the format is negotiated per request from Accept; the extension is the fallback. */
+  format?: 'auto';
   expires?: number;
 }
 
@@ -26,7 +28,7 @@ export const EXTENSIONS: Record<string, 'jpeg' | 'png' | 'webp' | 'avif' | 'gif'
   gif: 'gif',
 };
 
-const ORDER = ['k', 'w', 'h', 'fit', 'g', 'q', 'exp'] as const;
+const ORDER = ['k', 'w', 'h', 'fit', 'g', 'q', 'f', 'exp'] as const;
 
 export function serializeOptions(o: UrlOptions): string {
   const values: Record<string, string | number | undefined> = {
@@ -36,6 +38,7 @@ export function serializeOptions(o: UrlOptions): string {
     fit: o.fit,
     g: o.gravity,
     q: o.quality,
+    f: o.format,
     exp: o.expires,
   };
   return ORDER.filter((k) => values[k] !== undefined)
@@ -57,6 +60,7 @@ export function parseOptions(text: string): UrlOptions | undefined {
     else if (k === 'fit' && (v === 'cover' || v === 'inside' || v === 'fill')) o.fit = v;
     else if (k === 'g' && /^[a-z]{1,16}$/.test(v)) o.gravity = v;
     else if (k === 'q' && int && int <= 100) o.quality = int;
+    else if (k === 'f' && v === 'auto') o.format = 'auto';
     else if (k === 'exp' && int) o.expires = int;
     else return undefined;
   }
@@ -114,4 +118,32 @@ export function renderingId(checksum: string, options: UrlOptions, format: strin
     .update(`${checksum}|${serializeOptions({ keyId: '-', ...output })}|${format}`)
     .digest('hex')
     .slice(0, 40);
+}
+
+type Format = (typeof EXTENSIONS)[string];
+
+/**
+ * The output of an `f:auto` URL for a request's Accept header: AVIF when the client names it,
+ * else WebP when it names it, else the fallback (the URL's extension: the original's family).
+ * Wildcards do not count: browsers name the modern formats they decode, and `*\/*` from curl
+ * or an old client must get something every decoder reads. One linear pass over the header.
+ */
+export function negotiateFormat(accept: string | undefined, fallback: Format): Format {
+  let avif = false;
+  let webp = false;
+  for (const part of (accept ?? '').slice(0, 2048).split(',')) {
+    const [type, ...params] = part.split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    if (q !== undefined && !(Number(q.slice(2)) > 0)) continue;
+    const t = type.trim().toLowerCase();
+    if (t === 'image/avif') avif = true;
+    else if (t === 'image/webp') webp = true;
+  }
+  return avif ? 'avif' : webp ? 'webp' : fallback;
+}
+
+/** The class of an Accept header that decides an `f:auto` rendering (for cache keys). */
+export function acceptClass(accept: string | undefined): 'avif' | 'webp' | 'other' {
+  const f = negotiateFormat(accept, 'jpeg');
+  return f === 'avif' || f === 'webp' ? f : 'other';
 }

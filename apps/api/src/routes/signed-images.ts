@@ -4,7 +4,7 @@ import { isId } from '@imgkit/ids';
 import { getImage, getImageById } from '@imgkit/images';
 import { MediaError, type Rendered, type TransformSpec } from '@imgkit/media';
 import type { BlobStore, DiskCache } from '@imgkit/storage';
-import { renderingId, signPath, type UrlOptions, verifyPath } from '@imgkit/urls';
+import { negotiateFormat, renderingId, signPath, type UrlOptions, verifyPath } from '@imgkit/urls';
 import { type Request, type Response, Router } from 'express';
 import { principalOf } from '../middleware/auth.ts';
 import { Problem, problems } from '../problem.ts';
@@ -62,7 +62,11 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
         ? new Problem(410, 'url_expired', 'Gone', verified.reason)
         : new Problem(403, 'bad_signature', 'Forbidden', verified.reason);
     }
-    const { options, imageId, format } = verified;
+    const { options, imageId } = verified;
+    // f:auto: negotiated per request; the extension is the fallback. Caches must key on Accept.
+    const format =
+      options.format === 'auto' ? negotiateFormat(req.get('Accept'), verified.format) : verified.format;
+    if (options.format === 'auto') res.setHeader('Vary', 'Accept');
     for (const [field, v] of [
       ['w', options.width],
       ['h', options.height],
@@ -181,10 +185,19 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
         quality: u.quality,
         expires: u.expires_in ? now + u.expires_in : undefined,
       };
-      return { url: signPath(key, options, id, u.format), expires_at: options.expires ?? null };
+      if (u.format === 'auto') options.format = 'auto';
+      const ext = u.format === 'auto' ? fallbackExtension(image.format) : u.format;
+      return { url: signPath(key, options, id, ext), expires_at: options.expires ?? null };
     });
     res.json({ image_id: id, urls });
   });
 
   return { publicRouter: router, apiRouter };
+}
+
+/** The extension of an `f:auto` URL: what every decoder reads, keeping transparency and animation. */
+function fallbackExtension(format: Record<string, unknown> | null): 'jpg' | 'png' | 'gif' {
+  if (format?.animated === true && format.name === 'gif') return 'gif';
+  if (format?.has_alpha === true || format?.name === 'png') return 'png';
+  return 'jpg';
 }

@@ -8,7 +8,13 @@ const UrlRequest = z.strictObject({
   fit: z.enum(['cover', 'inside', 'fill']).optional(),
   gravity: z.enum(GRAVITIES).optional(),
   quality: z.number().int().min(1).max(100).optional(),
-  format: z.enum(Object.keys(EXTENSIONS) as [string, ...string[]]).default('jpg'),
+  format: z
+    .enum(['auto', ...Object.keys(EXTENSIONS)] as [string, ...string[]])
+    .default('jpg')
+    .openapi({
+      description:
+        'auto: AVIF or WebP for clients whose Accept names them, else the original’s family (jpg, or png/gif); the response varies on Accept',
+    }),
   expires_in: z
     .number()
     .int()
