@@ -131,9 +131,14 @@ test('an Idempotency-Key whose request died mid-flight is taken over after 5 min
   assert.equal(busy.status, 422, 'a fresh claim with another body is still protected');
 });
 
-test('the nginx site caches by the raw URI, only successes, and does not expose /metrics', async () => {
+test('the nginx site caches by the raw URI (and the Accept class), only successes, and does not expose /metrics', async () => {
   const site = await readFile(path.resolve(import.meta.dirname, '../../../deploy/nginx/imgkit.conf'), 'utf8');
-  assert.match(site, /proxy_cache_key \$request_uri;/);
+  assert.match(site, /proxy_cache_key \$request_uri\|\$imgkit_accept_class;/);
+  assert.match(
+    site,
+    /proxy_set_header Accept \$imgkit_accept;/,
+    'the api renders for the class the key names',
+  );
   assert.doesNotMatch(site, /proxy_cache_key \$uri;/);
   assert.doesNotMatch(site, /proxy_cache_valid[^;]*\b(403|404)\b/);
   assert.match(site, /location = \/metrics \{\s*return 404;/);
