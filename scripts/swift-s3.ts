@@ -44,6 +44,19 @@ export async function startSwiftS3(options: { log?: (line: string) => void } = {
       'OpenStack Swift is not installed (apt-get install swift-proxy swift-object swift-container swift-account)',
     );
   }
+  // The ports are free when chosen but not held: another process (a parallel test file's Swift)
+  // can take one first, and that server then exits. Start again on new ports when that happens.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      options.log?.(`swift: start attempt ${attempt} failed (${String(err)}); trying new ports`);
+    }
+  }
+}
+
+async function startOnce(options: { log?: (line: string) => void }): Promise<SwiftS3> {
   const root = mkdtempSync(path.join(tmpdir(), 'imgkit-swift-'));
   const etc = path.join(root, 'etc');
   const devices = path.join(root, 'srv');
@@ -131,12 +144,18 @@ export async function startSwiftS3(options: { log?: (line: string) => void } = {
     clearTimeout(timer);
   };
   const endpoint = `http://127.0.0.1:${ports.proxy}`;
+  /** A server that died (typically: its port was taken) makes this start hopeless. */
+  const checkAlive = () => {
+    for (const [name, child] of children) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`swift-${name}-server exited (${child.exitCode ?? child.signalCode})`);
+      }
+    }
+  };
   const waitHealthy = async () => {
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const proxy = children.get('proxy');
-      if (proxy && proxy.exitCode !== null)
-        throw new Error(`swift-proxy-server exited with ${proxy.exitCode}`);
+      checkAlive();
       try {
         const r = await fetch(`${endpoint}/healthcheck`);
         if (r.ok) return;
@@ -177,6 +196,7 @@ export async function startSwiftS3(options: { log?: (line: string) => void } = {
       } catch (err) {
         const name = (err as Error).name;
         if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') break;
+        checkAlive();
         if (Date.now() > deadline) throw new Error(`Swift s3api did not accept requests within 60 s: ${err}`);
         await new Promise((r) => setTimeout(r, 300));
       }
