@@ -107,7 +107,11 @@ async function startOnce(options: { log?: (line: string) => void }): Promise<Swi
     `${common(ports.proxy)}\n[pipeline:main]\n` +
       'pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats ' +
       's3api tempauth copy slo dlo proxy-logging proxy-server\n\n' +
-      '[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\nallow_account_management = true\n\n' +
+      '[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\nallow_account_management = true\n' +
+      // One device per ring: the proxy must never "error-limit" it (by default 10 errors in a
+      // minute make it answer 503 for a minute), and a loaded test machine needs patience.
+      'error_suppression_limit = 1000000\nerror_suppression_interval = 1\n' +
+      'conn_timeout = 5\nnode_timeout = 60\nrecoverable_node_timeout = 60\n\n' +
       '[filter:catch_errors]\nuse = egg:swift#catch_errors\n\n' +
       '[filter:gatekeeper]\nuse = egg:swift#gatekeeper\n\n' +
       '[filter:healthcheck]\nuse = egg:swift#healthcheck\n\n' +
