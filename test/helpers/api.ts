@@ -7,10 +7,12 @@ import { type AppDeps, createApp } from '@imgkit/api/app';
 import { createAccount, createApiKey } from '@imgkit/auth';
 import type { Pool } from '@imgkit/db';
 import { SafeFetcher } from '@imgkit/fetch';
+import { listenForRenditionChanges } from '@imgkit/images';
 import { createLogger } from '@imgkit/log';
 import type { Rendered, TransformSpec } from '@imgkit/media';
 import { MediaPool } from '@imgkit/media-pool';
 import { type BlobStore, DiskCache, LocalBlobStore } from '@imgkit/storage';
+import type { UrlPreset } from '@imgkit/urls';
 import { generateWebhookSecret } from '@imgkit/webhooks';
 
 export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789';
@@ -37,6 +39,9 @@ export async function startApi(
     /** Another blob store (S3) instead of a local one under blobRoot. */
     storage: BlobStore;
     originals: AppDeps['originals'];
+    presets: Record<string, UrlPreset>;
+    presetsOnly: boolean;
+    proxyCacheSeconds: number;
   }> = {},
 ): Promise<TestApi> {
   const blobRoot = overrides.blobRoot ?? (await mkdtemp(path.join(tmpdir(), 'imgkit-blobs-')));
@@ -59,6 +64,7 @@ export async function startApi(
     renders.count++;
     return media.transform(input, spec);
   };
+  let listening: Promise<void> | undefined;
   const app = createApp({
     pool,
     storage,
@@ -82,7 +88,29 @@ export async function startApi(
     allowPrivateNetworks: overrides.allowPrivateNetworks ?? true,
     webhooks: { secretRotationMs: overrides.webhookRotationMs ?? 24 * 3600_000, deliveryMaxAttempts: 8 },
     authCacheMs: 0, // tests revoke keys and expect the next request to fail
-    signedUrls: { cache, keyId: '1', keys: { '1': TEST_SECRET, old: `${TEST_SECRET}-old` }, render },
+    signedUrls: {
+      cache,
+      keyId: '1',
+      keys: { '1': TEST_SECRET, old: `${TEST_SECRET}-old` },
+      render,
+      presets: overrides.presets ?? {
+        thumbnail: { width: 100 },
+        medium: { width: 500 },
+        large: { width: 1000 },
+      },
+      presetsOnly: overrides.presetsOnly ?? false,
+      proxyCacheSeconds: overrides.proxyCacheSeconds ?? 600,
+      // As in production: purges and deletions reach every api process through LISTEN.
+      listen: (handlers) => {
+        const listener = listenForRenditionChanges(
+          (pool as Pool & { options: { connectionString: string } }).options.connectionString,
+          { warn: () => undefined },
+          handlers,
+        );
+        listening = listener.start();
+        after(() => listener.stop());
+      },
+    },
     search: {
       hashImage: async (bytes) => {
         const { extracted } = await media.processImage(bytes, { metadata: false, variants: [] });
@@ -92,6 +120,7 @@ export async function startApi(
         (await fetcher.fetch(url, { maxBytes: 16 * 1024 * 1024, timeoutMs: 10_000 })).body,
     },
   });
+  await listening;
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((r) => server.once('listening', () => r()));
   after(

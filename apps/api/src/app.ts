@@ -1,10 +1,12 @@
 import type { Pool } from '@imgkit/db';
+import type { RenditionHandlers } from '@imgkit/images';
 import type { Logger } from '@imgkit/log';
 import type { Rendered, TransformSpec } from '@imgkit/media';
 import { Registry } from '@imgkit/metrics';
 import { Notifier } from '@imgkit/queue';
 import { reportError } from '@imgkit/runtime';
 import type { BlobStore, DiskCache } from '@imgkit/storage';
+import type { UrlPreset } from '@imgkit/urls';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { requireApiKey } from './middleware/auth.ts';
@@ -12,6 +14,7 @@ import { rateLimit } from './middleware/rate-limit.ts';
 import { requestIdFor } from './middleware/request-id.ts';
 import { createOpenApiRegistry } from './openapi.ts';
 import { problemErrorHandler, problems } from './problem.ts';
+import { accountRouter } from './routes/account.ts';
 import { docsRouter } from './routes/docs.ts';
 import { healthRouter } from './routes/health.ts';
 import { imagesRouter } from './routes/images/index.ts';
@@ -50,6 +53,11 @@ export interface AppDeps {
     keyId: string;
     keys: Record<string, string>;
     render: (input: Buffer | { path: string }, spec: TransformSpec) => Promise<Rendered>;
+    presets: Readonly<Record<string, UrlPreset>>;
+    presetsOnly: boolean;
+    proxyCacheSeconds: number;
+    /** Subscribes to purges and deletions from every api process (PostgreSQL LISTEN). */
+    listen?: (handlers: RenditionHandlers) => void;
   };
   isShuttingDown: () => boolean;
   /** How long a valid API key is remembered per process (a revocation takes up to this long). */
@@ -104,6 +112,10 @@ export function createApp(deps: AppDeps): Express {
         signingKeys: deps.signedUrls.keys,
         maxOutputSide: deps.limits.maxOutputSide,
         render: deps.signedUrls.render,
+        presets: deps.signedUrls.presets,
+        presetsOnly: deps.signedUrls.presetsOnly,
+        proxyCacheSeconds: deps.signedUrls.proxyCacheSeconds,
+        listen: deps.signedUrls.listen,
       })
     : undefined;
   // Signed image URLs carry their own authorisation (the signature), not an API key.
@@ -181,6 +193,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   if (signed) app.use(signed.apiRouter);
+  app.use(accountRouter({ pool: deps.pool }));
   app.use(
     webhooksRouter({
       pool: deps.pool,

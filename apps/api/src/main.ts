@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import path from 'node:path';
-import { createPool } from '@imgkit/db';
+import { createPool, type Listener } from '@imgkit/db';
 import { SafeFetcher } from '@imgkit/fetch';
+import { listenForRenditionChanges } from '@imgkit/images';
 import { createLogger } from '@imgkit/log';
 import {
   createBlobStore,
@@ -35,6 +36,7 @@ async function main() {
   const cache = new DiskCache(path.join(config.dataDir, 'cache'), config.CACHE_MAX_BYTES);
   await cache.init();
   let shuttingDown = false;
+  let renditions: Listener | undefined;
   // Signed-URL renders decode untrusted originals: in the media pool, not on this event loop.
   const media = createMediaPool(config);
   const fetcher = new SafeFetcher({ allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS });
@@ -66,6 +68,13 @@ async function main() {
       keyId: config.URL_SIGNING_KEY_ID,
       keys: { ...config.URL_SIGNING_OLD_KEYS, [config.URL_SIGNING_KEY_ID]: config.urlSigningKey },
       render: (input, spec) => media.transform(input, spec),
+      presets: config.urlPresets,
+      presetsOnly: config.SIGNED_URLS_PRESETS_ONLY,
+      proxyCacheSeconds: config.SIGNED_URLS_PROXY_CACHE_SECONDS,
+      listen: (handlers) => {
+        renditions = listenForRenditionChanges(db.url, logger, handlers);
+        void renditions.start();
+      },
     },
     webhooks: {
       secretRotationMs: config.WEBHOOK_SECRET_ROTATION_HOURS * 3600_000,
@@ -113,6 +122,7 @@ async function main() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      await renditions?.stop();
       await media.close();
       await fetcher.close();
       storage.close();

@@ -1,12 +1,14 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { registerAccountPaths } from './openapi/account.ts';
 import { registerImagePaths } from './openapi/images.ts';
 import { registerJobPaths } from './openapi/jobs.ts';
 import { registerSignedUrlPaths } from './openapi/signed-urls.ts';
 import { registerHealthPaths, registerMetricsPath } from './openapi/system.ts';
 import { registerWebhookPaths } from './openapi/webhooks.ts';
+import { AccountSchema, IntakeRulesSchema, PatchAccount } from './schemas/account.ts';
 import { CreateImageFromUrl, ImageList, ImageSchema } from './schemas/images.ts';
 import { CreateJob, JobAccepted, JobSchema } from './schemas/jobs.ts';
-import { UrlsBody } from './schemas/signed-urls.ts';
+import { PresetSchema, PurgeResult, UrlsBody } from './schemas/signed-urls.ts';
 import { CreateEndpoint, EndpointSchema, MessageSchema, UpdateEndpoint } from './schemas/webhooks.ts';
 import { bearerAuth, ProblemSchema } from './schemas/zod.ts';
 
@@ -23,6 +25,11 @@ export function createOpenApiRegistry(): OpenAPIRegistry {
     ['JobAccepted', JobAccepted],
     ['Job', JobSchema],
     ['SignedUrlRequest', UrlsBody],
+    ['UrlPreset', PresetSchema],
+    ['Purge', PurgeResult],
+    ['Account', AccountSchema],
+    ['PatchAccount', PatchAccount],
+    ['IntakeRules', IntakeRulesSchema],
     ['CreateWebhookEndpoint', CreateEndpoint],
     ['UpdateWebhookEndpoint', UpdateEndpoint],
     ['WebhookEndpoint', EndpointSchema],
@@ -30,6 +37,7 @@ export function createOpenApiRegistry(): OpenAPIRegistry {
   ] as const) {
     registry.register(name, schema);
   }
+  registerAccountPaths(registry);
   registerHealthPaths(registry);
   registerImagePaths(registry);
   registerJobPaths(registry);

@@ -20,6 +20,8 @@ export class Problem extends Error {
   readonly title: string;
   readonly detail?: string;
   readonly errors?: FieldError[];
+  /** rejected_by_rule: the account's intake rule that refused the request. */
+  readonly rule?: string;
   readonly headers: Record<string, string>;
 
   constructor(
@@ -27,7 +29,7 @@ export class Problem extends Error {
     code: string,
     title: string,
     detail?: string,
-    extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+    extra: { errors?: FieldError[]; headers?: Record<string, string>; rule?: string } = {},
   ) {
     super(detail ?? title);
     this.status = status;
@@ -35,6 +37,7 @@ export class Problem extends Error {
     this.title = title;
     this.detail = detail;
     this.errors = extra.errors;
+    this.rule = extra.rule;
     this.headers = extra.headers ?? {};
   }
 
@@ -46,6 +49,7 @@ export class Problem extends Error {
       status: this.status,
       ...(this.detail ? { detail: this.detail } : {}),
       ...(this.errors ? { errors: this.errors } : {}),
+      ...(this.rule ? { rule: this.rule } : {}),
     };
   }
 }
@@ -72,6 +76,11 @@ export const problems = {
       'Payload Too Large',
       `The body exceeds the limit of ${limit} bytes.`,
     ),
+  /** An upload the account's intake rules refuse at the door: 413 for bytes, 415 for the format. */
+  rejectedByRule: (rule: string, detail: string) =>
+    rule === 'max_bytes'
+      ? new Problem(413, 'rejected_by_rule', 'Payload Too Large', detail, { rule })
+      : new Problem(415, 'rejected_by_rule', 'Unsupported Media Type', detail, { rule }),
   unsupportedMediaType: (detail: string) =>
     new Problem(415, 'unsupported_media_type', 'Unsupported Media Type', detail),
   conflict: (code: string, detail: string) => new Problem(409, code, 'Conflict', detail),

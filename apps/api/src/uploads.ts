@@ -1,9 +1,87 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { type IntakeRules, intakeViolation, sniff } from '@imgkit/media';
 import type { BlobStore, PutResult } from '@imgkit/storage';
 import { BlobTooLargeError } from '@imgkit/storage';
 import busboy from 'busboy';
-import { problems } from './problem.ts';
+import { type Problem, problems } from './problem.ts';
+
+/** The service's upload limit and the account's intake rules, checked at the door. */
+export interface UploadLimits {
+  maxBytes: number;
+  rules: IntakeRules;
+}
+
+/** The byte limit in force, and the problem for a body past it (the account's rule or ours). */
+function byteLimit(limits: UploadLimits): { maxBytes: number; tooLarge: () => Problem } {
+  const rule = limits.rules.max_bytes;
+  if (rule !== undefined && rule < limits.maxBytes) {
+    return {
+      maxBytes: rule,
+      tooLarge: () =>
+        problems.rejectedByRule('max_bytes', `The file exceeds this account's intake rule of ${rule} bytes.`),
+    };
+  }
+  return { maxBytes: limits.maxBytes, tooLarge: () => problems.payloadTooLarge(limits.maxBytes) };
+}
+
+/** Enough of the head for sniff() to name every format (ISO-BMFF brands, an SVG's first tag). */
+const HEAD_BYTES = 4096;
+
+/**
+ * Reads the first `n` bytes of the stream (fewer if it ends) without consuming the rest or
+ * destroying it, so a refusal can still be answered on the same connection. `body` is the
+ * whole stream again: the head, then what follows.
+ */
+async function readHead(stream: Readable, n: number): Promise<{ head: Buffer; body: AsyncIterable<Buffer> }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let ended = stream.readableEnded;
+  while (size < n && !ended && !stream.destroyed) {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk !== null) {
+      chunks.push(chunk);
+      size += chunk.length;
+      continue;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        stream.off('readable', onReadable);
+        stream.off('end', onEnd);
+        stream.off('close', onClose);
+        stream.off('error', done);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onReadable = () => done();
+      const onEnd = () => {
+        ended = true;
+        done();
+      };
+      const onClose = () => done();
+      stream.once('readable', onReadable);
+      stream.once('end', onEnd);
+      stream.once('close', onClose);
+      stream.once('error', done);
+    });
+  }
+  const head = Buffer.concat(chunks);
+  async function* body() {
+    if (head.length > 0) yield head;
+    if (!ended) yield* stream as AsyncIterable<Buffer>;
+  }
+  return { head, body: body() };
+}
+
+/** The problem for a head whose format the account's rules refuse, if they do. */
+function formatRefusal(head: Buffer, rules: IntakeRules): Problem | undefined {
+  if (!rules.allowed_formats) return undefined;
+  const sniffed = sniff(head);
+  // Only a recognised image is judged here; anything else fails later with not_an_image.
+  if (sniffed.kind !== 'image') return undefined;
+  const broken = intakeViolation(rules, { format: sniffed.format });
+  return broken && problems.rejectedByRule(broken.rule, `${broken.message}.`);
+}
 
 export interface MultipartUpload {
   fields: Record<string, string>;
@@ -19,8 +97,9 @@ export async function receiveMultipart(
   req: Readable & { headers: IncomingHttpHeaders },
   store: BlobStore,
   key: string,
-  maxBytes: number,
+  limits: UploadLimits,
 ): Promise<MultipartUpload> {
+  const { maxBytes, tooLarge } = byteLimit(limits);
   let parser: busboy.Busboy;
   try {
     parser = busboy({
@@ -47,11 +126,22 @@ export async function receiveMultipart(
         return;
       }
       stream.on('limit', () => {
-        failure ??= problems.payloadTooLarge(maxBytes);
+        failure ??= tooLarge();
       });
-      upload = store
-        .put(key, stream, { maxBytes })
-        .then((r) => ({ ...r, filename: info.filename, declaredType: info.mimeType }));
+      const store1 = async (body: Readable | AsyncIterable<Buffer>) => {
+        const r = await store.put(key, body, { maxBytes });
+        return { ...r, filename: info.filename, declaredType: info.mimeType };
+      };
+      upload = !limits.rules.allowed_formats
+        ? store1(stream)
+        : readHead(stream, HEAD_BYTES).then(({ head, body }) => {
+            const refused = formatRefusal(head, limits.rules);
+            if (!refused) return store1(body);
+            // Refused before storing: the rest of the part is read and dropped.
+            failure ??= refused;
+            stream.resume();
+            return undefined;
+          });
       upload.catch(() => undefined);
     });
     parser.on('filesLimit', () => {
@@ -78,7 +168,7 @@ export async function receiveMultipart(
     return { fields, file };
   } catch (err) {
     await store.delete(key).catch(() => undefined);
-    if (err instanceof BlobTooLargeError) throw problems.payloadTooLarge(maxBytes);
+    if (err instanceof BlobTooLargeError) throw tooLarge();
     if (err instanceof Error && /Unexpected end of form|Malformed/i.test(err.message)) {
       throw problems.badRequest('malformed_multipart', `The multipart body is malformed: ${err.message}.`);
     }
@@ -86,18 +176,37 @@ export async function receiveMultipart(
   }
 }
 
-/** Streams a raw `image/*` body into the blob store. */
-export async function receiveRawBody(req: Readable, store: BlobStore, key: string, maxBytes: number) {
+/**
+ * Streams a raw `image/*` body into the blob store. A declared length past the limit, or a
+ * format the account refuses, is answered before anything is stored (the caller sends
+ * `Connection: close`, so the unread rest of the body is never read).
+ */
+export async function receiveRawBody(
+  req: Readable & { headers: IncomingHttpHeaders },
+  store: BlobStore,
+  key: string,
+  limits: UploadLimits,
+) {
+  const { maxBytes, tooLarge } = byteLimit(limits);
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
+  let body: Readable | AsyncIterable<Buffer> = req;
+  if (limits.rules.allowed_formats) {
+    const peeked = await readHead(req, HEAD_BYTES);
+    const refused = formatRefusal(peeked.head, limits.rules);
+    if (refused) throw refused;
+    body = peeked.body;
+  }
   // A client that disconnects mid-body: fail the write (its temp file is removed) rather than wait.
   const onClose = () => {
     if (!(req as Readable & { complete?: boolean }).complete) req.destroy(new Error('upload aborted'));
   };
   req.once('close', onClose);
   try {
-    return await store.put(key, req, { maxBytes });
+    return await store.put(key, body, { maxBytes });
   } catch (err) {
     await store.delete(key).catch(() => undefined);
-    if (err instanceof BlobTooLargeError) throw problems.payloadTooLarge(maxBytes);
+    if (err instanceof BlobTooLargeError) throw tooLarge();
     throw err;
   } finally {
     req.removeListener('close', onClose);

@@ -16,6 +16,9 @@ const USAGE = `usage: imgkit <command> [options]
   accounts list
   accounts show [ACCOUNT_ID]            an account, its keys and its webhook signing secret
                                         (default: the development account of DATA_DIR)
+  accounts rules [ACCOUNT_ID] [--set JSON]
+                                        show or change intake rules (a merge patch; null removes one),
+                                        e.g. --set '{"allowed_formats":["jpeg","png"],"max_width":6000}'
   keys create --account ID [--name N]   create an API key (shown once)
   keys list --account ID
   keys revoke KEY_ID
@@ -27,8 +30,9 @@ const USAGE = `usage: imgkit <command> [options]
   storage copy --to s3 [--concurrency N]
                                         copy the local blob store (DATA_DIR/blobs) into the S3_BUCKET
                                         of the S3_* settings; resumable; then set STORAGE=s3
-  sign-url IMAGE_ID [--width N] [--height N] [--fit cover|inside|fill] [--gravity G]
-           [--quality Q] [--format jpg|png|webp|avif|gif] [--expires-in SECONDS]
+  sign-url IMAGE_ID [--preset NAME] [--width N] [--height N] [--fit cover|inside|fill] [--gravity G]
+           [--quality Q] [--format jpg|png|webp|avif|gif|auto] [--expires-in SECONDS]
+           [--rendition-version N]      (after a purge: the image's rendition_version)
 
   --json   print exactly one JSON object (for scripts)`;
 
@@ -51,6 +55,9 @@ async function main(argv: string[]): Promise<void> {
       wait: { type: 'boolean', default: false },
       concurrency: { type: 'string' },
       to: { type: 'string' },
+      set: { type: 'string' },
+      preset: { type: 'string' },
+      'rendition-version': { type: 'string' },
     },
   });
   const out: Output = {
@@ -70,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
     case 'migrate':
       return runMigrate(out);
     case 'accounts':
-      return runAccounts(out, sub, { name: values.name, id: arg });
+      return runAccounts(out, sub, { name: values.name, id: arg, set: values.set });
     case 'keys':
       return runKeys(out, sub, { account: values.account, name: values.name, id: arg });
     case 'tasks':

@@ -70,3 +70,42 @@ test('sign-url prints a URL the verifier accepts', async () => {
   assert.equal(opts, 'k:1,w:200,h:200,fit:cover');
   assert.ok(verifyPath({ '1': TEST_SECRET }, sig, opts, file).ok);
 });
+
+test('sign-url signs presets (with the rendition version after a purge); presets-only refuses options', async () => {
+  const { verifyPath } = await import('@imgkit/urls');
+  const id = 'img_3MRvmsIg0DHgU78lo3y9bXv5Tl4';
+  const out = await imgkit('sign-url', id, '--preset', 'thumbnail', '--rendition-version', '3');
+  const [, , sig, opts, file] = out.url.split('/');
+  assert.equal(opts, 'k:1,p:thumbnail,v:3');
+  assert.equal(file, `${id}.jpg`);
+  assert.ok(verifyPath({ '1': TEST_SECRET }, sig, opts, file).ok);
+  await assert.rejects(imgkit('sign-url', id, '--preset', 'poster'), (err: { stdout: string }) =>
+    /--preset must be one of/.test(err.stdout),
+  );
+  const only = { ...env, SIGNED_URLS_PRESETS_ONLY: 'true' };
+  await assert.rejects(
+    run(process.execPath, ['apps/cli/bin/imgkit.js', 'sign-url', id, '--width', '10', '--json'], {
+      env: only,
+    }),
+    (err: { code: number; stdout: string }) =>
+      err.code === 2 && JSON.parse(err.stdout).error.message.includes('SIGNED_URLS_PRESETS_ONLY'),
+  );
+});
+
+test('accounts rules shows and merge-patches intake rules, validated as the API does', async () => {
+  const created = await imgkit('accounts', 'create', '--name', 'Rules');
+  const id = created.account.id;
+  assert.deepEqual((await imgkit('accounts', 'rules', id)).intake_rules, {});
+  const set = await imgkit('accounts', 'rules', id, '--set', '{"allowed_formats":["jpeg"],"max_width":4000}');
+  assert.deepEqual(set.intake_rules, { allowed_formats: ['jpeg'], max_width: 4000 });
+  const patched = await imgkit('accounts', 'rules', id, '--set', '{"max_width":null,"allow_animated":false}');
+  assert.deepEqual(patched.intake_rules, { allowed_formats: ['jpeg'], allow_animated: false });
+  await assert.rejects(
+    imgkit('accounts', 'rules', id, '--set', '{"min_width":10,"max_width":5}'),
+    (err: { stdout: string }) => /min_width must not exceed max_width/.test(err.stdout),
+  );
+  assert.deepEqual((await imgkit('accounts', 'rules', id)).intake_rules, {
+    allowed_formats: ['jpeg'],
+    allow_animated: false,
+  });
+});

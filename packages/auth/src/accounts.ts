@@ -1,4 +1,4 @@
-import { type Queryable, query, queryOne, sql } from '@imgkit/db';
+import { type Pool, type Queryable, query, queryOne, sql, withTransaction } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
 import { digestApiKey, digestsEqual, displayPrefix, generateApiKey, isWellFormedApiKey } from './keys.ts';
 
@@ -25,6 +25,19 @@ const Q = {
   ),
   listAccounts: sql('accounts.list', 'SELECT id, name, created_at FROM accounts ORDER BY id'),
   getAccount: sql('accounts.get', 'SELECT id, name, created_at FROM accounts WHERE id = $1'),
+  getIntakeRules: sql('accounts.get_intake_rules', 'SELECT intake_rules FROM accounts WHERE id = $1'),
+  lockIntakeRules: sql(
+    'accounts.lock_intake_rules',
+    'SELECT intake_rules FROM accounts WHERE id = $1 FOR UPDATE',
+  ),
+  setIntakeRules: sql(
+    'accounts.set_intake_rules',
+    `UPDATE accounts SET intake_rules = $2::jsonb WHERE id = $1 RETURNING id, name, created_at, intake_rules`,
+  ),
+  getAccountWithRules: sql(
+    'accounts.get_with_rules',
+    'SELECT id, name, created_at, intake_rules FROM accounts WHERE id = $1',
+  ),
   insertKey: sql(
     'api_keys.insert',
     `INSERT INTO api_keys (id, account_id, name, digest, display_prefix) VALUES ($1, $2, $3, $4, $5)
@@ -76,6 +89,40 @@ export async function listAccounts(db: Queryable): Promise<Account[]> {
 
 export async function getAccount(db: Queryable, id: string): Promise<Account | undefined> {
   return queryOne<Account>(db, Q.getAccount, [id]);
+}
+
+/** An account as its owner sees it: with its intake rules (validated by the api before storing). */
+export type AccountSettings<Rules extends object> = Account & { intake_rules: Rules };
+
+export async function getAccountSettings<Rules extends object>(
+  db: Queryable,
+  id: string,
+): Promise<AccountSettings<Rules> | undefined> {
+  return queryOne<AccountSettings<Rules>>(db, Q.getAccountWithRules, [id]);
+}
+
+/** What the account accepts at intake; `{}` (everything) for an unknown account. */
+export async function getIntakeRules<Rules extends object>(db: Queryable, id: string): Promise<Rules> {
+  const row = await queryOne<{ intake_rules: Rules }>(db, Q.getIntakeRules, [id]);
+  return row?.intake_rules ?? ({} as Rules);
+}
+
+/**
+ * Replaces the rules with `change(current)` under a row lock, so concurrent changes apply one
+ * after the other (the caller validates the result as a whole, e.g. min ≤ max). Undefined when
+ * there is no such account.
+ */
+export async function updateIntakeRules<Rules extends object>(
+  pool: Pool,
+  id: string,
+  change: (current: Rules) => Rules,
+): Promise<AccountSettings<Rules> | undefined> {
+  return withTransaction(pool, async (tx) => {
+    const row = await queryOne<{ intake_rules: Rules }>(tx, Q.lockIntakeRules, [id]);
+    if (!row) return undefined;
+    const next = change(row.intake_rules);
+    return queryOne<AccountSettings<Rules>>(tx, Q.setIntakeRules, [id, JSON.stringify(next)]);
+  });
 }
 
 /** Returns the record and the plaintext key; the key cannot be recovered later. */

@@ -4,6 +4,129 @@
  */
 
 export interface paths {
+    "/v1/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The calling key’s account and its intake rules */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The account */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Account"];
+                    };
+                };
+                /** @description Missing, malformed, unknown or revoked API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the database) is unavailable; retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change the intake rules (a merge patch: a rule set to null is removed) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["PatchAccount"];
+                };
+            };
+            responses: {
+                /** @description Updated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Account"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, malformed, unknown or revoked API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the database) is unavailable; retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1175,6 +1298,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             image_id: string;
+                            rendition_version: number;
                             urls: {
                                 url: string;
                                 expires_at: number | null;
@@ -1189,6 +1313,149 @@ export interface paths {
                     };
                     content: {
                         "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, malformed, unknown or revoked API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such resource (or it belongs to another account) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the database) is unavailable; retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The named presets signed URLs can use (p:<name>), and whether only presets are accepted */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The presets */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            object: "list";
+                            /** @description SIGNED_URLS_PRESETS_ONLY: signed URLs may carry nothing but a preset */
+                            presets_only: boolean;
+                            data: components["schemas"]["UrlPreset"][];
+                        };
+                    };
+                };
+                /** @description Missing, malformed, unknown or revoked API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the database) is unavailable; retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/images/{id}/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drop the image’s renderings from every api process’s cache and bump its rendition version (URLs made since differ; older ones keep working) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Purged */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Purge"];
                     };
                 };
                 /** @description Missing, malformed, unknown or revoked API key */
@@ -1271,6 +1538,15 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content?: never;
+                };
+                /** @description presets_only (SIGNED_URLS_PRESETS_ONLY and options besides p:) or unknown_preset */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": Record<string, never>;
+                    };
                 };
                 /** @description Bad signature */
                 403: {
@@ -2103,6 +2379,8 @@ export interface components {
                 field: string;
                 message: string;
             }[];
+            /** @description rejected_by_rule: the account’s intake rule that refused the request */
+            rule?: string;
         };
         CreateImageFromUrl: {
             /** Format: uri */
@@ -2191,7 +2469,11 @@ export interface components {
             error: {
                 code: string;
                 message: string | null;
+                /** @description rejected_by_rule: the account’s intake rule the image broke */
+                rule?: string;
             } | null;
+            /** @description Bumped by POST /v1/images/{id}/purge; signed URLs made since carry it as v:<n> */
+            rendition_version: number;
             attempts: number;
             original_url: string;
             created_at: string;
@@ -2288,6 +2570,8 @@ export interface components {
         };
         SignedUrlRequest: {
             urls: {
+                /** @description A named preset (GET /v1/presets); other options given override its values */
+                preset?: string;
                 width?: number;
                 height?: number;
                 /** @enum {string} */
@@ -2296,14 +2580,56 @@ export interface components {
                 gravity?: "centre" | "north" | "northeast" | "east" | "southeast" | "south" | "southwest" | "west" | "northwest" | "attention" | "entropy";
                 quality?: number;
                 /**
-                 * @description auto: AVIF or WebP for clients whose Accept names them, else the original’s family (jpg, or png/gif); the response varies on Accept
-                 * @default jpg
+                 * @description Default: the preset’s format, else jpg. auto: AVIF or WebP for clients whose Accept names them, else the original’s family (jpg, or png/gif); the response varies on Accept
                  * @enum {string}
                  */
-                format: "auto" | "jpg" | "jpeg" | "png" | "webp" | "avif" | "gif";
+                format?: "auto" | "jpg" | "jpeg" | "png" | "webp" | "avif" | "gif";
                 /** @description Seconds */
                 expires_in?: number;
             }[];
+        };
+        UrlPreset: {
+            name: string;
+            width?: number;
+            height?: number;
+            /** @enum {string} */
+            fit?: "cover" | "inside" | "fill";
+            gravity?: string;
+            quality?: number;
+            /** @description auto, or the extension URLs made for it get */
+            format?: string;
+        };
+        Purge: {
+            /** @enum {string} */
+            object: "purge";
+            image_id: string;
+            /** @description URLs made from now on carry v:<this> */
+            rendition_version: number;
+            purged_at: string;
+            /** @description The Cache-Tag / Surrogate-Key to purge at a CDN */
+            cache_tag: string;
+        };
+        Account: {
+            /** @enum {string} */
+            object: "account";
+            id: string;
+            name: string;
+            created_at: string;
+            intake_rules: components["schemas"]["IntakeRules"];
+        };
+        /** @description Formats are sniffed from the bytes (never the Content-Type); widths and heights are as displayed (after orientation). Uploads that break allowed_formats or max_bytes are refused at the door (415/413); anything else fails the image with error.code rejected_by_rule and error.rule. */
+        IntakeRules: {
+            allowed_formats?: ("jpeg" | "png" | "gif" | "webp" | "avif" | "heic" | "tiff")[];
+            min_width?: number;
+            min_height?: number;
+            max_width?: number;
+            max_height?: number;
+            max_bytes?: number;
+            allow_animated?: boolean;
+        };
+        PatchAccount: {
+            /** @description Merged into the current rules; null removes a rule */
+            intake_rules: Record<string, never>;
         };
         CreateWebhookEndpoint: {
             /** Format: uri */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -81,6 +82,14 @@ export const envSchema = z.object({
       Object.fromEntries(s.split(',').map((p) => [p.split(':')[0], Number(p.split(':')[1])])),
     ),
   CACHE_MAX_BYTES: int(0).default(1024 * 1024 * 1024),
+  // Named presets for signed URLs (`p:name`): JSON in the variable or in a file (not both).
+  // Without either, each VARIANT_PRESETS size is a preset of that width.
+  SIGNED_URLS_PRESETS: optionalString,
+  SIGNED_URLS_PRESETS_FILE: optionalString,
+  SIGNED_URLS_PRESETS_ONLY: bool.default(false),
+  // How long nginx (X-Accel-Expires) keeps a rendering before it revalidates with the api: the
+  // longest a purged image's old rendering is still served by the shipped nginx site.
+  SIGNED_URLS_PROXY_CACHE_SECONDS: int(0, 365 * 86400).default(600),
   URL_SIGNING_KEY_ID: z
     .string()
     .regex(/^[A-Za-z0-9]{1,16}$/, 'must be 1–16 letters or digits')
@@ -148,6 +157,74 @@ export interface Config extends Env {
   readonly embeddedDatabase: boolean;
   readonly secretKey: string;
   readonly urlSigningKey: string;
+  /** SIGNED_URLS_PRESETS(_FILE), or the variant sizes: name → output options. */
+  readonly urlPresets: Readonly<Record<string, UrlPresetConfig>>;
+}
+
+const GRAVITY_NAMES = [
+  'centre',
+  'north',
+  'northeast',
+  'east',
+  'southeast',
+  'south',
+  'southwest',
+  'west',
+  'northwest',
+  'entropy',
+  'attention',
+] as const;
+
+/** One signed-URL preset, as written in SIGNED_URLS_PRESETS or its file. */
+const presetSchema = z
+  .strictObject({
+    width: z.number().int().min(1).max(65_535).optional(),
+    height: z.number().int().min(1).max(65_535).optional(),
+    fit: z.enum(['cover', 'inside', 'fill']).optional(),
+    gravity: z.enum(GRAVITY_NAMES).optional(),
+    quality: z.number().int().min(1).max(100).optional(),
+    format: z.enum(['auto', 'jpg', 'jpeg', 'png', 'webp', 'avif', 'gif']).optional(),
+  })
+  .refine((p) => p.width !== undefined || p.height !== undefined || p.format !== undefined, {
+    message: 'a preset sets width, height or format',
+  });
+const presetsSchema = z.record(z.string().regex(/^[a-z0-9_-]{1,32}$/, 'is not a preset name'), presetSchema);
+export type UrlPresetConfig = z.infer<typeof presetSchema>;
+
+function loadPresets(e: Env): Record<string, UrlPresetConfig> {
+  if (e.SIGNED_URLS_PRESETS && e.SIGNED_URLS_PRESETS_FILE) {
+    throw new ConfigError(
+      'invalid configuration: set SIGNED_URLS_PRESETS or SIGNED_URLS_PRESETS_FILE, not both',
+    );
+  }
+  const name = e.SIGNED_URLS_PRESETS_FILE ? 'SIGNED_URLS_PRESETS_FILE' : 'SIGNED_URLS_PRESETS';
+  let text = e.SIGNED_URLS_PRESETS;
+  if (e.SIGNED_URLS_PRESETS_FILE) {
+    try {
+      text = readFileSync(e.SIGNED_URLS_PRESETS_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError(
+        `invalid configuration: SIGNED_URLS_PRESETS_FILE cannot be read (${(err as Error).message})`,
+      );
+    }
+  }
+  if (text === undefined) {
+    return Object.fromEntries(Object.entries(e.VARIANT_PRESETS).map(([n, width]) => [n, { width }]));
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`invalid configuration: ${name} is not JSON like {"thumbnail":{"width":200}}`);
+  }
+  const parsed = presetsSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(
+      `invalid configuration: ${name}: ${issue.path.join('.') || 'presets'} ${issue.message}`,
+    );
+  }
+  return parsed.data;
 }
 
 /** Variables whose values are secrets: an error names them but never prints them. */
@@ -227,5 +304,6 @@ export function loadConfig(
     embeddedDatabase: e.DATABASE_URL === undefined,
     secretKey: e.SECRET_KEY ?? localSecrets!.secretKey,
     urlSigningKey: e.URL_SIGNING_KEY ?? localSecrets!.urlSigningKey,
+    urlPresets: loadPresets(e),
   });
 }

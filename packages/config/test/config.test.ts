@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from '@imgkit/config';
+import { GRAVITIES } from '@imgkit/media';
 
 const secrets = { secretKey: 's'.repeat(32), urlSigningKey: 'u'.repeat(32) };
 
@@ -86,4 +90,43 @@ test('.env.example and the deploy env example load as they are (an empty value m
     assert.ok(c.WORKER_CONCURRENCY >= 1, file);
     assert.ok(c.MEDIA_THREADS >= 1, file);
   }
+});
+
+test('signed-URL presets: the variant sizes by default, else JSON from the variable or a file', async () => {
+  assert.deepEqual(loadConfig({}, secrets).urlPresets, {
+    thumbnail: { width: 100 },
+    medium: { width: 500 },
+    large: { width: 1000 },
+  });
+  const json = '{"card":{"width":400,"height":300,"fit":"cover","gravity":"attention","format":"auto"}}';
+  assert.deepEqual(loadConfig({ SIGNED_URLS_PRESETS: json }, secrets).urlPresets, {
+    card: { width: 400, height: 300, fit: 'cover', gravity: 'attention', format: 'auto' },
+  });
+  const dir = await mkdtemp(path.join(tmpdir(), 'imgkit-presets-'));
+  const file = path.join(dir, 'presets.json');
+  await writeFile(file, '{"avatar":{"width":64,"height":64,"fit":"cover","format":"webp"}}');
+  assert.equal(loadConfig({ SIGNED_URLS_PRESETS_FILE: file }, secrets).urlPresets.avatar.format, 'webp');
+  assert.equal(loadConfig({ SIGNED_URLS_PRESETS_ONLY: 'true' }, secrets).SIGNED_URLS_PRESETS_ONLY, true);
+  for (const env of [
+    { SIGNED_URLS_PRESETS: 'thumbnail:100' },
+    { SIGNED_URLS_PRESETS: '{"Bad Name":{"width":1}}' },
+    { SIGNED_URLS_PRESETS: '{"x":{"width":0}}' },
+    { SIGNED_URLS_PRESETS: '{"x":{"fit":"cover"}}' },
+    { SIGNED_URLS_PRESETS: '{"x":{"width":10,"gravity":"up"}}' },
+    { SIGNED_URLS_PRESETS: '{"x":{"width":10,"blur":3}}' },
+    { SIGNED_URLS_PRESETS_FILE: path.join(dir, 'missing.json') },
+    { SIGNED_URLS_PRESETS: json, SIGNED_URLS_PRESETS_FILE: file },
+  ]) {
+    assert.throws(
+      () => loadConfig(env, secrets),
+      (err: Error) => err instanceof ConfigError && /SIGNED_URLS_PRESETS/.test(err.message),
+      JSON.stringify(env),
+    );
+  }
+});
+
+test('the gravities a preset may name are the ones the renderer knows', () => {
+  const json = (g: string) => `{"x":{"width":10,"gravity":"${g}"}}`;
+  for (const g of GRAVITIES) loadConfig({ SIGNED_URLS_PRESETS: json(g) }, secrets);
+  assert.throws(() => loadConfig({ SIGNED_URLS_PRESETS: json('middle') }, secrets));
 });

@@ -5,6 +5,7 @@ export {
   startEmbeddedPostgres,
 } from './embedded.ts';
 export { freePort } from './free-port.ts';
+export { Listener, type ListenerLog, type ListenerOptions } from './listener.ts';
 export { type MigrationSet, migrate } from './migrate.ts';
 export {
   createPool,

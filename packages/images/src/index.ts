@@ -15,6 +15,12 @@ export {
 } from './lifecycle.ts';
 export { PROCESS_IMAGE, type ProcessImagePayload } from './process-image-kind.ts';
 export {
+  listenForRenditionChanges,
+  purgeRenditions,
+  RENDITIONS_CHANNEL,
+  type RenditionHandlers,
+} from './renditions.ts';
+export {
   type Duplicates,
   hashToHex,
   hexToHash,

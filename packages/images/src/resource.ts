@@ -30,6 +30,8 @@ export interface ImageRow extends WorkItemRow {
   hash_degenerate: boolean;
   duplicates: Duplicates | null;
   taken_at: string | null;
+  /** Bumped by a purge; signed URLs made since carry it. */
+  rendition_version: number;
 }
 
 /** What the account already had when the image completed. */
@@ -85,7 +87,8 @@ export function imageJson(row: ImageRow): string {
     variants: row.variants,
     requested_variants: row.requested_variants,
     webhook_url: row.webhook_url,
-    error: row.error_code ? { code: row.error_code, message: row.error_message } : null,
+    error: errorJson(row.error_code, row.error_message),
+    rendition_version: row.rendition_version,
     attempts: row.attempts,
     original_url: `/v1/images/${row.id}/original`,
     created_at: row.created_at.toISOString(),
@@ -93,6 +96,13 @@ export function imageJson(row: ImageRow): string {
     completed_at: row.completed_at ? row.completed_at.toISOString() : null,
   };
   return withRawMember(JSON.stringify(resource), 'passthrough', row.passthrough);
+}
+
+/** `rejected_by_rule` failures name the rule: their message starts with "intake rule <name>:". */
+function errorJson(code: string | null, message: string | null) {
+  if (!code) return null;
+  const rule = code === 'rejected_by_rule' ? /^intake rule ([a-z_]+):/.exec(message ?? '')?.[1] : undefined;
+  return rule ? { code, message, rule } : { code, message };
 }
 
 export function imageListJson(rows: ImageRow[], hasMore: boolean): string {

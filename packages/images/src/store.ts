@@ -1,13 +1,14 @@
 import { type Queryable, query, queryOne, sql } from '@imgkit/db';
 import { transitions } from '@imgkit/lifecycle';
 import { cancelTasksForSubject } from '@imgkit/queue';
+import { RENDITIONS_CHANNEL } from './renditions.ts';
 import type { ImageRow } from './resource.ts';
 
 /** Every column, in the order ImageRow lists them. */
 export const COLUMNS = `id, account_id, status, source, url, final_url, filename, content_type, byte_size, checksum,
   storage_key, width, height, orientation, format, exif, xmp, iptc, gps, phash, dhash, palette, placeholder,
   variants, requested_variants, extract_metadata, webhook_url, passthrough, error_code, error_message, attempts,
-  created_at, updated_at, completed_at, hash_degenerate, duplicates, taken_at`;
+  created_at, updated_at, completed_at, hash_degenerate, duplicates, taken_at, rendition_version`;
 
 const getSql = sql('images.get', `SELECT ${COLUMNS} FROM images WHERE id = $1 AND account_id = $2`);
 /** The shared work-item transitions (pending → processing → completed | failed) on this table. */
@@ -75,9 +76,11 @@ export async function listImages(
   return { rows: rows.slice(0, f.limit), hasMore: rows.length > f.limit };
 }
 
+// Every api process hears of the deletion (RENDITIONS_CHANNEL) and drops its cached renderings.
 const deleteSql = sql(
   'images.delete',
-  'DELETE FROM images WHERE id = $1 AND account_id = $2 RETURNING id, storage_key',
+  `WITH gone AS (DELETE FROM images WHERE id = $1 AND account_id = $2 RETURNING id, storage_key)
+   SELECT id, storage_key, pg_notify('${RENDITIONS_CHANNEL}', id) FROM gone`,
 );
 
 /** Deletes the row and cancels its pending tasks; the caller removes the blobs after commit. */

@@ -1,4 +1,10 @@
-import { MediaError, type MediaLimits, type Rendered, type TransformSpec } from '@imgkit/media';
+import {
+  type IntakeRules,
+  MediaError,
+  type MediaLimits,
+  type Rendered,
+  type TransformSpec,
+} from '@imgkit/media';
 import { Piscina } from 'piscina';
 import { PixelBudget } from './budget.ts';
 import type { Outcome, Processed, ProcessRequest } from './thread.ts';
@@ -63,12 +69,13 @@ export class MediaPool {
   /** Extraction and the requested variants from one copy of the bytes. */
   async processImage(
     bytes: Buffer,
-    o: { metadata: boolean; variants: { name: string; width: number }[] },
+    o: { metadata: boolean; variants: { name: string; width: number }[]; intake?: IntakeRules },
   ): Promise<Processed> {
     const req: ProcessRequest = {
       bytes,
       limits: this.options.limits,
       metadata: o.metadata,
+      intake: o.intake,
       variants: o.variants,
     };
     const out = await this.call<Processed>('processImage', req);

@@ -11,6 +11,7 @@ import {
   type Extracted,
   extractImage,
   findOgImage,
+  type IntakeRules,
   MediaError,
   type MediaLimits,
   type Rendered,
@@ -102,6 +103,8 @@ export interface ProcessRequest {
   bytes: Uint8Array;
   limits: MediaLimits;
   metadata: boolean;
+  /** The account's intake rules: a refused image fails with rejected_by_rule before decoding. */
+  intake?: IntakeRules;
   /** Presets to render from the same bytes: name and width (fit inside, JPEG). */
   variants: { name: string; width: number }[];
 }
@@ -115,7 +118,7 @@ export function processImage(req: ProcessRequest): Promise<Outcome<Processed>> {
   return guarded(async () => {
     const bytes = asInput(req.bytes) as Buffer;
     return admitted(bytes, async () => {
-      const extracted = await extractImage(bytes, req.limits, { metadata: req.metadata });
+      const extracted = await extractImage(bytes, req.limits, { metadata: req.metadata, intake: req.intake });
       const variants: Processed['variants'] = [];
       if (extracted.format.decodable) {
         for (const v of req.variants) {

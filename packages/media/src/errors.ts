@@ -9,9 +9,14 @@ export type MediaErrorCode =
   | 'empty_file'
   | 'output_too_large'
   | 'invalid_transform'
+  // An account's intake rule (allowed formats, pixel bounds, bytes, animation) refused it.
+  | 'rejected_by_rule'
   // The isolated media pool (packages/media-pool): a call past its deadline, or a thread that died.
   | 'processing_timeout'
   | 'processing_crashed';
+
+/** The `error.message` of a `rejected_by_rule` failure starts with this and the rule's name. */
+export const RULE_PREFIX = 'intake rule ';
 
 export class MediaError extends Error {
   override name = 'MediaError';

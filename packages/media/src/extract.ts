@@ -1,11 +1,12 @@
 import exifr from 'exifr';
 import sharp, { type Metadata } from 'sharp';
-import { MediaError } from './errors.ts';
+import { MediaError, RULE_PREFIX } from './errors.ts';
 import { type ExifRecord, toExiftoolRecord } from './exif.ts';
 import { type Gps, gpsFromXmp, toGps } from './gps.ts';
 import { dhash, phash, toPillowGrey } from './hashes.ts';
 import { decodeHeif, isMissingHeifCodec, sharpOfRaw } from './heif.ts';
 import { iccDescription } from './icc.ts';
+import { type IntakeFacts, type IntakeRules, intakeViolation } from './intake.ts';
 import { jsonSafe } from './json-safe.ts';
 import { type MediaLimits, timeoutSeconds } from './limits.ts';
 import { applyXmpOrientation, displayOrientation } from './orientation.ts';
@@ -64,6 +65,11 @@ const DEPTH_BITS: Record<string, number> = {
   float: 32,
 };
 
+function refuseByRule(rules: IntakeRules | undefined, facts: IntakeFacts): void {
+  const broken = rules && intakeViolation(rules, facts);
+  if (broken) throw new MediaError('rejected_by_rule', `${RULE_PREFIX}${broken.rule}: ${broken.message}`);
+}
+
 /**
  * Everything worth knowing about an image, from one read of the bytes and one
  * decode shared by all extractors. Pure: no database, no network.
@@ -71,7 +77,7 @@ const DEPTH_BITS: Record<string, number> = {
 export async function extractImage(
   bytes: Buffer,
   limits: ExtractLimits,
-  options: { metadata: boolean } = { metadata: true },
+  options: { metadata: boolean; intake?: IntakeRules } = { metadata: true },
 ): Promise<Extracted> {
   if (bytes.length === 0) throw new MediaError('empty_file', 'the file is empty');
   const sniffed = sniff(bytes);
@@ -84,6 +90,7 @@ export async function extractImage(
   if (sniffed.kind === 'unsupported') {
     throw new MediaError('unsupported_format', `${sniffed.format.toUpperCase()} images are not supported`);
   }
+  refuseByRule(options.intake, { format: sniffed.format, bytes: bytes.length });
   checkGifScreen(bytes, limits.maxInputPixels);
 
   let meta: Metadata;
@@ -126,6 +133,8 @@ export async function extractImage(
   const displayed = swapped
     ? { width: frameHeight, height: width }
     : (meta.autoOrient ?? { width, height: frameHeight });
+  // The account's intake rules, from the header alone: a refused image is never decoded.
+  refuseByRule(options.intake, { width: displayed.width, height: displayed.height, animated: pages > 1 });
   const result: Extracted = {
     mime: sniffed.mime,
     width: displayed.width,

@@ -1,9 +1,16 @@
-export { MediaError, type MediaErrorCode } from './errors.ts';
+export { MediaError, type MediaErrorCode, RULE_PREFIX } from './errors.ts';
 export { type ExifRecord, printExposureTime, printFraction, toExiftoolRecord } from './exif.ts';
 export { type Extracted, type ExtractLimits, extractImage, type FormatDetails } from './extract.ts';
 export { type Gps, toGps } from './gps.ts';
 export { dhash, hammingDistance, phash, pillowLanczosResize, toPillowGrey } from './hashes.ts';
 export { iccDescription } from './icc.ts';
+export {
+  type IntakeFacts,
+  type IntakeRules,
+  IntakeRulesSchema,
+  intakeViolation,
+  patchIntakeRules,
+} from './intake.ts';
 export { jsonSafe } from './json-safe.ts';
 export { type MediaLimits, timeoutSeconds } from './limits.ts';
 export { findOgImage } from './og-image.ts';

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pool } from '@imgkit/db';
+import { Listener, type Pool } from '@imgkit/db';
+import { CHANNEL } from './channel.ts';
 import { Claimer } from './claimer.ts';
 import { TaskError } from './errors.ts';
 import { type ClaimedTask, kindName, type QueueLogger, type TaskKindDefinition } from './kind.ts';
 import { Leases } from './leases.ts';
-import { Listener } from './listener.ts';
 import { Outcomes } from './outcomes.ts';
 import { LeaseLostError, type Outcome, type Running, runTask } from './runner.ts';
 
@@ -84,12 +84,18 @@ export class Worker {
       log: this.log,
     });
     this.listener = options.listenConnectionString
-      ? new Listener(
-          options.listenConnectionString,
-          this.log,
-          (atMs) => this.claimer.wakeAtOrNow(atMs),
-          () => this.poll(), // anything enqueued while we were not listening is found by this claim
-        )
+      ? new Listener({
+          connectionString: options.listenConnectionString,
+          channel: CHANNEL,
+          applicationName: 'imgkit-listener',
+          log: this.log,
+          // The payload is the task's run_at in epoch milliseconds.
+          onMessage: (payload) => {
+            const runAt = Number(payload);
+            this.claimer.wakeAtOrNow(Number.isFinite(runAt) ? runAt : Date.now());
+          },
+          onConnected: () => this.poll(), // what was enqueued while we were not listening
+        })
       : undefined;
   }
 

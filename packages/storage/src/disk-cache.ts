@@ -73,6 +73,13 @@ export class DiskCache {
     await unlink(this.pathOf(key)).catch(() => undefined);
   }
 
+  /** Drops every entry whose key starts with `prefix` (one image's renderings); returns how many. */
+  async removePrefix(prefix: string): Promise<number> {
+    const keys = [...this.entries.keys()].filter((k) => k.startsWith(prefix));
+    await Promise.all(keys.map((k) => this.remove(k)));
+    return keys.length;
+  }
+
   get sizeBytes(): number {
     return this.total;
   }

@@ -4,11 +4,15 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
  * Signed on-the-fly image URLs: `/i/<signature>/<options>/<image_id>.<ext>`.
  * Options are `name:value` pairs in one canonical order, so one rendering has
  * exactly one URL; `k` names the signing key (keys rotate without breaking old
- * URLs) and `exp` is an optional expiry in Unix seconds. The signature is
+ * URLs; without it every accepted key is tried), `p` a configured preset, `v` the
+ * image's rendition version (bumped by a purge; absent while it is 1) and `exp`
+ * an optional expiry in Unix seconds. The signature is
  * base64url(HMAC-SHA256(key, "<options>/<image_id>.<ext>")).
  */
 export interface UrlOptions {
-  keyId: string;
+  keyId?: string;
+  /** A named preset (SIGNED_URLS_PRESETS); explicit options in the URL override its values. */
+  preset?: string;
   width?: number;
   height?: number;
   fit?: 'cover' | 'inside' | 'fill';
@@ -16,8 +20,23 @@ export interface UrlOptions {
   quality?: number;
   /** `auto`: the format is negotiated per request from Accept; the extension is the fallback. */
   format?: 'auto';
+  /** The image's rendition version when the URL was made (1 when absent). */
+  version?: number;
   expires?: number;
 }
+
+/** What a preset sets: the output options, and the extension URLs made for it get. */
+export interface UrlPreset {
+  width?: number;
+  height?: number;
+  fit?: 'cover' | 'inside' | 'fill';
+  gravity?: string;
+  quality?: number;
+  /** `auto` negotiates from Accept; an extension is only the default for URLs the API makes. */
+  format?: 'auto' | keyof typeof EXTENSIONS;
+}
+
+export const PRESET_NAME = /^[a-z0-9_-]{1,32}$/;
 
 export const EXTENSIONS: Record<string, 'jpeg' | 'png' | 'webp' | 'avif' | 'gif'> = {
   jpg: 'jpeg',
@@ -28,17 +47,19 @@ export const EXTENSIONS: Record<string, 'jpeg' | 'png' | 'webp' | 'avif' | 'gif'
   gif: 'gif',
 };
 
-const ORDER = ['k', 'w', 'h', 'fit', 'g', 'q', 'f', 'exp'] as const;
+const ORDER = ['k', 'p', 'w', 'h', 'fit', 'g', 'q', 'f', 'v', 'exp'] as const;
 
 export function serializeOptions(o: UrlOptions): string {
   const values: Record<string, string | number | undefined> = {
     k: o.keyId,
+    p: o.preset,
     w: o.width,
     h: o.height,
     fit: o.fit,
     g: o.gravity,
     q: o.quality,
     f: o.format,
+    v: o.version,
     exp: o.expires,
   };
   return ORDER.filter((k) => values[k] !== undefined)
@@ -55,16 +76,17 @@ export function parseOptions(text: string): UrlOptions | undefined {
     const [k, v] = [part.slice(0, i), part.slice(i + 1)];
     const int = /^[1-9]\d{0,9}$/.test(v) ? Number(v) : undefined;
     if (k === 'k' && /^[A-Za-z0-9]{1,16}$/.test(v)) o.keyId = v;
+    else if (k === 'p' && PRESET_NAME.test(v)) o.preset = v;
     else if (k === 'w' && int) o.width = int;
     else if (k === 'h' && int) o.height = int;
     else if (k === 'fit' && (v === 'cover' || v === 'inside' || v === 'fill')) o.fit = v;
     else if (k === 'g' && /^[a-z]{1,16}$/.test(v)) o.gravity = v;
     else if (k === 'q' && int && int <= 100) o.quality = int;
     else if (k === 'f' && v === 'auto') o.format = 'auto';
+    else if (k === 'v' && int && int > 1) o.version = int;
     else if (k === 'exp' && int) o.expires = int;
     else return undefined;
   }
-  if (!o.keyId) return undefined;
   const options = o as UrlOptions;
   return serializeOptions(options) === text ? options : undefined;
 }
@@ -94,13 +116,20 @@ export function verifyPath(
   const options = parseOptions(optionsText);
   if (!m || !options || !Object.hasOwn(EXTENSIONS, m[2]))
     return { ok: false, status: 403, reason: 'malformed signed URL' };
-  const key = Object.hasOwn(keys, options.keyId) ? keys[options.keyId] : undefined;
-  if (!key) return { ok: false, status: 403, reason: 'unknown signing key' };
-  const expected = Buffer.from(mac(key, `${optionsText}/${file}`));
+  // With `k` the named key only; without it each accepted key (a handful at most).
+  const candidates =
+    options.keyId === undefined
+      ? Object.values(keys)
+      : Object.hasOwn(keys, options.keyId)
+        ? [keys[options.keyId]]
+        : [];
+  if (candidates.length === 0) return { ok: false, status: 403, reason: 'unknown signing key' };
   const got = Buffer.from(signature);
-  if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-    return { ok: false, status: 403, reason: 'bad signature' };
-  }
+  const matches = candidates.some((key) => {
+    const expected = Buffer.from(mac(key, `${optionsText}/${file}`));
+    return got.length === expected.length && timingSafeEqual(got, expected);
+  });
+  if (!matches) return { ok: false, status: 403, reason: 'bad signature' };
   if (options.expires !== undefined && options.expires < nowSeconds) {
     return { ok: false, status: 410, reason: 'the URL has expired' };
   }
@@ -108,16 +137,38 @@ export function verifyPath(
 }
 
 /**
- * Names one rendering: the original's checksum plus what changes the output
- * (not the key id or expiry). Used as the strong ETag and the cache key, so it
- * is known before anything is decoded.
+ * Names one rendering: the original's checksum, the output options (a preset already
+ * expanded into them), the format and the image's current rendition version — not the key
+ * id, expiry or the version the URL was made at. Used as the strong ETag and the cache key,
+ * so it is known before anything is decoded; a purge changes it for every URL of the image.
  */
-export function renderingId(checksum: string, options: UrlOptions, format: string): string {
-  const { keyId: _k, expires: _e, ...output } = options;
+export function renderingId(
+  checksum: string,
+  options: UrlOptions,
+  format: string,
+  renditionVersion = 1,
+): string {
+  const { keyId: _k, expires: _e, preset: _p, version: _v, ...output } = options;
   return createHash('sha256')
-    .update(`${checksum}|${serializeOptions({ keyId: '-', ...output })}|${format}`)
+    .update(`${checksum}|${serializeOptions(output)}|${format}|${renditionVersion}`)
     .digest('hex')
     .slice(0, 40);
+}
+
+/** The options a URL renders with: its preset's values, then the URL's own on top. */
+export function resolvePreset(options: UrlOptions, preset: UrlPreset): UrlOptions {
+  const { format, ...output } = preset;
+  const resolved: UrlOptions = { ...output, ...(format === 'auto' ? { format } : {}) };
+  for (const [k, v] of Object.entries(options)) {
+    if (v !== undefined) (resolved as Record<string, unknown>)[k] = v;
+  }
+  return resolved;
+}
+
+/** Options a presets-only server accepts in a URL besides `p`: who signed, when, which version. */
+export function onlyPresetOptions(options: UrlOptions): boolean {
+  const { keyId: _k, expires: _e, version: _v, preset, ...rest } = options;
+  return preset !== undefined && Object.values(rest).every((v) => v === undefined);
 }
 
 type Format = (typeof EXTENSIONS)[string];

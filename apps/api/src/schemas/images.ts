@@ -82,7 +82,19 @@ export const ImageSchema = named(
       variants: z.record(z.string(), z.unknown()),
       requested_variants: z.array(z.string()),
       webhook_url: z.string().nullable(),
-      error: z.object({ code: z.string(), message: z.string().nullable() }).nullable(),
+      error: z
+        .object({
+          code: z.string(),
+          message: z.string().nullable(),
+          rule: z
+            .string()
+            .optional()
+            .openapi({ description: 'rejected_by_rule: the account’s intake rule the image broke' }),
+        })
+        .nullable(),
+      rendition_version: z.number().int().openapi({
+        description: 'Bumped by POST /v1/images/{id}/purge; signed URLs made since carry it as v:<n>',
+      }),
       attempts: z.number().int(),
       original_url: z.string(),
       created_at: z.string(),

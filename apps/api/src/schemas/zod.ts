@@ -27,6 +27,10 @@ export const ProblemSchema = named(
       status: z.number().int(),
       detail: z.string().optional(),
       errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+      rule: z
+        .string()
+        .optional()
+        .openapi({ description: 'rejected_by_rule: the account’s intake rule that refused the request' }),
     })
     .openapi({ description: 'RFC 9457 problem document' }),
 );
@@ -61,10 +65,10 @@ export const HttpUrl = z
 /** Turns a zod error into field errors that name the field, including unknown ones. */
 export function fieldErrors(error: z.ZodError, prefix = ''): FieldError[] {
   return error.issues.flatMap((issue) => {
-    const base = prefix + issue.path.map(String).join('.');
+    const at = (...more: string[]) => prefix + [...issue.path.map(String), ...more].join('.');
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => ({ field: base ? `${base}.${k}` : k, message: 'unknown field' }));
+      return issue.keys.map((k) => ({ field: at(k), message: 'unknown field' }));
     }
-    return [{ field: base || '(body)', message: issue.message }];
+    return [{ field: at() || '(body)', message: issue.message }];
   });
 }

@@ -5,9 +5,11 @@ import {
   listAccounts,
   listApiKeys,
   revokeApiKey,
+  updateIntakeRules,
 } from '@imgkit/auth';
 import { withTransaction } from '@imgkit/db';
 import { isId } from '@imgkit/ids';
+import type { IntakeRules } from '@imgkit/media';
 import { accountWebhookSecret, generateWebhookSecret } from '@imgkit/webhooks';
 import { CliError, type Output, withDatabase } from '../output.ts';
 import { devAccountId } from './dev.ts';
@@ -15,7 +17,7 @@ import { devAccountId } from './dev.ts';
 export async function runAccounts(
   out: Output,
   sub: string | undefined,
-  opts: { name?: string; id?: string },
+  opts: { name?: string; id?: string; set?: string },
 ): Promise<void> {
   if (sub === 'create') {
     if (!opts.name) throw new CliError('accounts create needs --name NAME');
@@ -62,7 +64,46 @@ export async function runAccounts(
     });
     return;
   }
-  throw new CliError('usage: imgkit accounts create --name NAME | accounts list | accounts show [acc_…]');
+  if (sub === 'rules') {
+    await withDatabase(async (pool, config) => {
+      const id = opts.id ?? (await devAccountId(config.dataDir));
+      if (!id || !isId('account', id))
+        throw new CliError(`usage: imgkit accounts rules [acc_…] [--set '{"max_width":4000}']`);
+      let patch: Record<string, unknown> = {};
+      if (opts.set !== undefined) {
+        try {
+          patch = JSON.parse(opts.set);
+        } catch {
+          throw new CliError(
+            '--set takes a JSON object, e.g. \'{"allowed_formats":["jpeg"],"max_bytes":null}\'',
+          );
+        }
+        if (typeof patch !== 'object' || patch === null || Array.isArray(patch))
+          throw new CliError('--set takes a JSON object');
+      }
+      // The same merge patch and validation as PATCH /v1/account (imported here: it loads sharp).
+      const { patchIntakeRules } = await import('@imgkit/media');
+      let invalid: string | undefined;
+      const account = await updateIntakeRules<IntakeRules>(pool, id, (current) => {
+        const patched = patchIntakeRules(current, patch);
+        if (patched.ok) return patched.rules;
+        invalid = patched.error.issues.map((i) => `${i.path.join('.') || 'rules'}: ${i.message}`).join('; ');
+        return current;
+      });
+      if (invalid) throw new CliError(`invalid intake rules: ${invalid}`);
+      if (!account) throw new CliError(`no account ${id}`);
+      const rules = account.intake_rules;
+      const lines = Object.entries(rules).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : v}`);
+      out.print(`intake rules of ${id}\n${lines.join('\n') || '(none: everything is accepted)'}`, {
+        account_id: id,
+        intake_rules: rules,
+      });
+    });
+    return;
+  }
+  throw new CliError(
+    'usage: imgkit accounts create --name NAME | accounts list | accounts show [acc_…] | accounts rules [acc_…] [--set JSON]',
+  );
 }
 
 export async function runKeys(

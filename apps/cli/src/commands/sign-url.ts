@@ -1,6 +1,6 @@
 import { isId } from '@imgkit/ids';
 import { loadConfigOrExit } from '@imgkit/runtime';
-import { EXTENSIONS, signPath, type UrlOptions } from '@imgkit/urls';
+import { EXTENSIONS, onlyPresetOptions, signPath, type UrlOptions } from '@imgkit/urls';
 import { CliError, type Output } from '../output.ts';
 
 const positive = (name: string, v: string | boolean | undefined) => {
@@ -10,7 +10,11 @@ const positive = (name: string, v: string | boolean | undefined) => {
   return n;
 };
 
-/** `imgkit sign-url img_… --width 200 --height 200 --fit cover --format webp [--expires-in 3600]` */
+/**
+ * `imgkit sign-url img_… --width 200 --height 200 --fit cover --format webp [--expires-in 3600]`,
+ * or `--preset thumbnail`. Offline (no database): after a purge, pass the image's
+ * `rendition_version` so the URL differs from the ones caches hold.
+ */
 export function runSignUrl(
   out: Output,
   imageId: string | undefined,
@@ -22,22 +26,34 @@ export function runSignUrl(
     );
   const config = loadConfigOrExit(process.env, { createLocalSecrets: false });
   const str = (k: string) => (typeof opts[k] === 'string' ? (opts[k] as string) : undefined);
-  const format = str('format') ?? 'jpg';
+  const preset = str('preset');
+  if (preset !== undefined && !Object.hasOwn(config.urlPresets, preset))
+    throw new CliError(`--preset must be one of ${Object.keys(config.urlPresets).join(', ')}`);
+  const presetFormat = preset === undefined ? undefined : config.urlPresets[preset].format;
+  const asked = str('format') ?? presetFormat ?? 'jpg';
+  // auto: negotiated per request; the extension is the JPEG fallback.
+  const format = asked === 'auto' ? 'jpg' : asked;
   if (!EXTENSIONS[format])
-    throw new CliError(`--format must be one of ${Object.keys(EXTENSIONS).join(', ')}`);
+    throw new CliError(`--format must be auto or one of ${Object.keys(EXTENSIONS).join(', ')}`);
+  const version = positive('rendition-version', opts['rendition-version']);
   const fit = str('fit') as UrlOptions['fit'];
   if (fit && !['cover', 'inside', 'fill'].includes(fit))
     throw new CliError('--fit must be cover, inside or fill');
   const expiresIn = positive('expires-in', opts['expires-in']);
   const options: UrlOptions = {
     keyId: config.URL_SIGNING_KEY_ID,
+    preset,
     width: positive('width', opts.width),
     height: positive('height', opts.height),
     fit,
     gravity: str('gravity'),
     quality: positive('quality', opts.quality),
+    format: str('format') === 'auto' ? 'auto' : undefined,
+    version: version !== undefined && version > 1 ? version : undefined,
     expires: expiresIn ? Math.floor(Date.now() / 1000) + expiresIn : undefined,
   };
+  if (config.SIGNED_URLS_PRESETS_ONLY && !onlyPresetOptions(options))
+    throw new CliError('SIGNED_URLS_PRESETS_ONLY is set: sign a --preset, with no other options');
   const path = signPath(config.urlSigningKey, options, imageId, format);
   const url = config.PUBLIC_BASE_URL ? new URL(path, config.PUBLIC_BASE_URL).toString() : path;
   out.print(url, { url, expires_at: options.expires ?? null });

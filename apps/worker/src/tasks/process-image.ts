@@ -1,3 +1,4 @@
+import { getIntakeRules } from '@imgkit/auth';
 import { withTransaction } from '@imgkit/db';
 import {
   completeImage,
@@ -11,8 +12,9 @@ import {
   variantKey,
   variantsPrefix,
 } from '@imgkit/images';
+import { type IntakeRules, RULE_PREFIX } from '@imgkit/media';
 import type { Processed } from '@imgkit/media-pool';
-import { type ClaimedTask, permanentError, type TaskKindDefinition } from '@imgkit/queue';
+import { type ClaimedTask, permanentError, TaskError, type TaskKindDefinition } from '@imgkit/queue';
 import type { TaskSettings } from '../settings.ts';
 import { type TaskDeps, timed } from './deps.ts';
 import { attemptsOf, downloadAndStore, mediaTask } from './media-task.ts';
@@ -30,13 +32,16 @@ export function processImageTask(deps: TaskDeps, settings: TaskSettings): TaskKi
     async handler({ image_id: imageId }, ctx) {
       const image = await startProcessing(pool, imageId, ctx.task.attempts);
       if (!image) return; // deleted, or already final
-      const bytes = await originalBytes(image, ctx.signal);
+      // The account's intake rules as they are now: format, bytes, pixels and animation are
+      // judged from the header in the media pool, before anything is decoded.
+      const intake = await getIntakeRules<IntakeRules>(pool, image.account_id);
+      const bytes = await originalBytes(image, intake, ctx.signal);
       const requested = image.requested_variants
         .filter((name) => Object.hasOwn(settings.variantPresets, name))
         .map((name) => ({ name, width: settings.variantPresets[name] }));
       // Extraction and variants in the media pool, from one copy of the bytes.
       const processed = await timed(deps, 'extract', () =>
-        deps.media.processImage(bytes, { metadata: image.extract_metadata, variants: requested }),
+        deps.media.processImage(bytes, { metadata: image.extract_metadata, variants: requested, intake }),
       );
       const extracted = processed.extracted;
       const variants = await timed(deps, 'render', () => storeVariants(image, processed.variants));
@@ -76,13 +81,26 @@ export function processImageTask(deps: TaskDeps, settings: TaskSettings): TaskKi
   }
 
   /** The stored original, or a download stored now — committed at once so a retry never downloads again. */
-  async function originalBytes(image: ImageRow, signal: AbortSignal): Promise<Buffer> {
+  async function originalBytes(image: ImageRow, intake: IntakeRules, signal: AbortSignal): Promise<Buffer> {
     if (image.storage_key) return storage.readBuffer(image.storage_key);
     if (!image.url) throw permanentError('no_source', 'the image has neither stored bytes nor a URL');
     const key = originalKey(image.account_id, image.id);
+    // A download stops at the account's byte rule when that is below the service's limit.
+    const rule = intake.max_bytes;
+    const byRule = rule !== undefined && rule < settings.download.maxBytes;
+    const limited = byRule ? { ...settings, download: { ...settings.download, maxBytes: rule } } : settings;
     const { download, stored } = await timed(deps, 'fetch', () =>
-      downloadAndStore(deps, settings, image.url!, key, signal),
-    );
+      downloadAndStore(deps, limited, image.url!, key, signal),
+    ).catch((err: unknown) => {
+      if (byRule && err instanceof TaskError && err.code === 'download_too_large') {
+        throw permanentError(
+          'rejected_by_rule',
+          `${RULE_PREFIX}max_bytes: the file is larger than ${rule} bytes, the most this account accepts`,
+          err,
+        );
+      }
+      throw err;
+    });
     await recordOriginal(pool, image.id, {
       storageKey: key,
       checksum: stored.sha256,

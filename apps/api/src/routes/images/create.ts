@@ -1,13 +1,20 @@
+import { getIntakeRules } from '@imgkit/auth';
 import { requestHash } from '@imgkit/idempotency';
 import { newId } from '@imgkit/ids';
 import { type CreateImageDeps, createImage, type NewImage, originalKey } from '@imgkit/images';
 import { rawJsonMember } from '@imgkit/json';
+import type { IntakeRules } from '@imgkit/media';
 import { type Request, type Response, Router } from 'express';
 import { principalOf } from '../../middleware/auth.ts';
 import { type FieldError, problems } from '../../problem.ts';
 import { CreateImageFromUrl, ImageOptionFields } from '../../schemas/images.ts';
 import { fieldErrors } from '../../schemas/zod.ts';
-import { filenameFromDisposition, receiveMultipart, receiveRawBody } from '../../uploads.ts';
+import {
+  filenameFromDisposition,
+  receiveMultipart,
+  receiveRawBody,
+  type UploadLimits,
+} from '../../uploads.ts';
 import { idempotencyKeyOf, rawBodyOf, sendCreated } from '../respond.ts';
 
 export interface CreateImageRouteDeps extends CreateImageDeps {
@@ -58,9 +65,15 @@ export function createImageRoute(deps: CreateImageRouteDeps): Router {
     );
   }
 
+  /** The upload limit and this account's intake rules (bytes and format are checked at the door). */
+  async function uploadLimits(res: Response): Promise<UploadLimits> {
+    const rules = await getIntakeRules<IntakeRules>(deps.pool, principalOf(res).accountId);
+    return { maxBytes: deps.maxUploadBytes, rules };
+  }
+
   async function fromMultipart(req: Request, res: Response, key: string | undefined) {
     const image = newImageFor(res, 'upload');
-    const upload = await receiveMultipart(req, deps.storage, image.storageKey!, deps.maxUploadBytes);
+    const upload = await receiveMultipart(req, deps.storage, image.storageKey!, await uploadLimits(res));
     try {
       if (!upload.file) throw problems.validation([{ field: 'file', message: 'is required' }]);
       const { filename, options } = parseOptionFields(upload.fields);
@@ -83,12 +96,17 @@ export function createImageRoute(deps: CreateImageRouteDeps): Router {
       res.setHeader('Connection', 'close');
       throw problems.payloadTooLarge(deps.maxUploadBytes);
     }
+    const limits = await uploadLimits(res);
     const fields = Object.fromEntries(
       Object.entries(req.query).filter((e): e is [string, string] => typeof e[1] === 'string'),
     );
     const { filename, options } = parseOptionFields(fields);
     const image = newImageFor(res, 'upload', options);
-    const stored = await receiveRawBody(req, deps.storage, image.storageKey!, deps.maxUploadBytes);
+    const stored = await receiveRawBody(req, deps.storage, image.storageKey!, limits).catch((err) => {
+      // Refused before the body was read: the rest of it is not read either.
+      if (!req.complete) res.setHeader('Connection', 'close');
+      throw err;
+    });
     Object.assign(image, {
       filename: filename ?? filenameFromDisposition(req.get('Content-Disposition')) ?? null,
       byteSize: stored.byteSize,
