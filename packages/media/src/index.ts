@@ -12,6 +12,7 @@ export {
   patchIntakeRules,
 } from './intake.ts';
 export { jsonSafe } from './json-safe.ts';
+export { lightroomPreset, presetSettings } from './lightroom.ts';
 export { type MediaLimits, timeoutSeconds } from './limits.ts';
 export { findOgImage } from './og-image.ts';
 export { dominantColors, type PaletteEntry } from './palette.ts';

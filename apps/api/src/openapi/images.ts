@@ -152,6 +152,22 @@ export function registerImagePaths(registry: OpenAPIRegistry): void {
 
   registry.registerPath({
     method: 'get',
+    path: '/v1/images/{id}/lightroom-preset',
+    summary:
+      'A Lightroom Classic develop preset (.xmp) from the image’s Camera Raw settings (crs:); per-image settings (crop, spot removal, local masks, as-shot white balance) are left out',
+    security,
+    request: { params: ImageIdParam },
+    responses: {
+      200: {
+        description: 'The preset file (Content-Disposition: attachment)',
+        content: { 'application/rdf+xml': { schema: z.string() } },
+      },
+      ...problemResponses(401, 404, 429, 503),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
     path: '/v1/images/{id}/similar',
     summary:
       'Near-duplicates by pHash, dHash or both (Hamming distance), nearest first; exact (an index up to 15 bits, a scan beyond)',

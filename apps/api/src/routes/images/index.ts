@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { imageBlobRoutes } from './blobs.ts';
 import { type CreateImageRouteDeps, createImageRoute } from './create.ts';
 import { deleteImageRoute } from './delete.ts';
+import { lightroomPresetRoute } from './lightroom.ts';
 import { listImagesRoute } from './list.ts';
 import { readImageRoutes } from './read.ts';
 
@@ -13,6 +14,7 @@ export function imagesRouter(deps: ImagesRouteDeps): Router {
     createImageRoute(deps),
     listImagesRoute(deps),
     readImageRoutes(deps),
+    lightroomPresetRoute(deps),
     imageBlobRoutes(deps),
     deleteImageRoute(deps),
   );
