@@ -15,6 +15,7 @@ import { requestIdFor } from './middleware/request-id.ts';
 import { createOpenApiRegistry } from './openapi.ts';
 import { problemErrorHandler, problems } from './problem.ts';
 import { accountRouter } from './routes/account.ts';
+import { consoleRouter } from './routes/console.ts';
 import { docsRouter } from './routes/docs.ts';
 import { healthRouter } from './routes/health.ts';
 import { imagesRouter } from './routes/images/index.ts';
@@ -22,6 +23,7 @@ import { type SearchDeps, searchImagesRoute } from './routes/images/search.ts';
 import { jobsRouter } from './routes/jobs/index.ts';
 import { metricsRouter } from './routes/metrics.ts';
 import { signedImagesRouter } from './routes/signed-images.ts';
+import { tasksRouter } from './routes/tasks.ts';
 import { webhooksRouter } from './routes/webhooks/index.ts';
 
 /** Everything the HTTP surface needs, built once by main() from the configuration. */
@@ -103,6 +105,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRouter({ pool: deps.pool, storage: deps.storage, isShuttingDown: deps.isShuttingDown }));
   app.use(metricsRouter({ pool: deps.pool, registry }));
   app.use(docsRouter(createOpenApiRegistry()));
+  app.use(consoleRouter());
   const signed = deps.signedUrls
     ? signedImagesRouter({
         pool: deps.pool,
@@ -194,6 +197,7 @@ export function createApp(deps: AppDeps): Express {
   );
   if (signed) app.use(signed.apiRouter);
   app.use(accountRouter({ pool: deps.pool }));
+  app.use(tasksRouter({ pool: deps.pool }));
   app.use(
     webhooksRouter({
       pool: deps.pool,

@@ -4,6 +4,7 @@ import { registerImagePaths } from './openapi/images.ts';
 import { registerJobPaths } from './openapi/jobs.ts';
 import { registerSignedUrlPaths } from './openapi/signed-urls.ts';
 import { registerHealthPaths, registerMetricsPath } from './openapi/system.ts';
+import { registerTaskPaths } from './openapi/tasks.ts';
 import { registerWebhookPaths } from './openapi/webhooks.ts';
 import { AccountSchema, IntakeRulesSchema, PatchAccount } from './schemas/account.ts';
 import { CreateImageFromUrl, ImageList, ImageSchema } from './schemas/images.ts';
@@ -43,6 +44,7 @@ export function createOpenApiRegistry(): OpenAPIRegistry {
   registerJobPaths(registry);
   registerMetricsPath(registry);
   registerSignedUrlPaths(registry);
+  registerTaskPaths(registry);
   registerWebhookPaths(registry);
   return registry;
 }

@@ -172,12 +172,13 @@ export async function queueDepth(db: Queryable): Promise<TaskStat[]> {
   return query<TaskStat>(db, depthSql);
 }
 
+// $2: only a task working for this fair key (account); null for an operator.
 const requeue = sql(
   'tasks.requeue',
   `WITH t AS (
      UPDATE tasks
      SET status = 'pending', run_at = now(), attempts = 0, finished_at = NULL, updated_at = now()
-     WHERE id = $1 AND status = 'failed'
+     WHERE id = $1 AND status = 'failed' AND ($2::text IS NULL OR fair_key = $2)
      RETURNING id, kind, subject_id
    )
    SELECT t.*, pg_notify('${CHANNEL}', (extract(epoch FROM now()) * 1000)::bigint::text) FROM t`,
@@ -187,7 +188,54 @@ const requeue = sql(
 export async function requeueFailedTask(
   db: Queryable,
   id: string,
+  fairKey: string | null = null,
 ): Promise<{ id: string; kind: string; subject_id: string | null } | undefined> {
-  const [row] = await query<{ id: string; kind: string; subject_id: string | null }>(db, requeue, [id]);
+  const [row] = await query<{ id: string; kind: string; subject_id: string | null }>(db, requeue, [
+    id,
+    fairKey,
+  ]);
   return row ? { id: row.id, kind: row.kind, subject_id: row.subject_id } : undefined;
+}
+
+// Both read the tasks_fair_unfinished index only.
+const fairStats = sql(
+  'tasks.fair_stats',
+  `SELECT kind, status, count(*)::int AS count,
+          extract(epoch FROM now() - min(run_at) FILTER (WHERE status = 'pending' AND run_at <= now()))::float8
+            AS oldest_ready_age_seconds
+   FROM tasks WHERE fair_key = $1 AND status IN ('pending', 'running', 'failed') AND fair_key IS NOT NULL
+   GROUP BY kind, status ORDER BY kind, status`,
+);
+
+/** One account's (fair key's) pending, running and failed tasks by kind, and the oldest ready one's age. */
+export async function taskStatsFor(db: Queryable, fairKey: string): Promise<TaskStat[]> {
+  return query<TaskStat>(db, fairStats, [fairKey]);
+}
+
+export interface FailedTask {
+  id: string;
+  kind: string;
+  subject_id: string | null;
+  attempts: number;
+  max_attempts: number;
+  last_error: { code?: string; message?: string } | null;
+  finished_at: Date | null;
+}
+
+const failedSql = sql(
+  'tasks.failed_for',
+  `SELECT id, kind, subject_id, attempts, max_attempts, last_error, finished_at
+   FROM tasks
+   WHERE fair_key = $1 AND status = 'failed' AND fair_key IS NOT NULL AND ($2::text IS NULL OR id < $2)
+   ORDER BY id DESC LIMIT $3`,
+);
+
+/** One account's failed tasks, newest first (ids are time-ordered), after `startingAfter`. */
+export async function failedTasksFor(
+  db: Queryable,
+  fairKey: string,
+  limit: number,
+  startingAfter?: string,
+): Promise<FailedTask[]> {
+  return query<FailedTask>(db, failedSql, [fairKey, startingAfter ?? null, limit]);
 }

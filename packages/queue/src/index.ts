@@ -6,12 +6,15 @@ export {
   cancelTasksForSubjects,
   type EnqueueOptions,
   enqueue,
+  type FailedTask,
+  failedTasksFor,
   insertWithTask,
   type NotifyPolicy,
   queueDepth,
   requeueFailedTask,
   type TaskStat,
   taskStats,
+  taskStatsFor,
 } from './enqueue.ts';
 export {
   type ErrorRecord,

@@ -1,6 +1,7 @@
 export { createMediaPool, mediaLimits } from './deps.ts';
 export { ALL_MIGRATIONS, APP_MIGRATIONS, migrateDatabase } from './migrations.ts';
 export { reportError } from './report.ts';
+export { retryFailedTask } from './retry-task.ts';
 export { createBlobStore, isCacheableBlob, s3Settings } from './storage.ts';
 
 import { randomBytes } from 'node:crypto';

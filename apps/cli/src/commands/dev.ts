@@ -78,6 +78,7 @@ export async function runDev(): Promise<void> {
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const base = `http://${host}:${port}`;
   say(`api:     ${base}  (docs: ${base}/docs)`);
+  say(`console: ${base}/console/  (sign in with the API key)`);
   if (key) {
     say(`account: ${account}`);
     say(`API key: ${key}   <- shown only once; keep it`);

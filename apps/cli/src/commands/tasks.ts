@@ -1,9 +1,6 @@
-import { withTransaction } from '@imgkit/db';
 import { isId } from '@imgkit/ids';
-import { PROCESS_IMAGE, reopenImage } from '@imgkit/images';
-import { RENDER_JOB, reopenJob } from '@imgkit/jobs';
-import { requeueFailedTask, taskStats } from '@imgkit/queue';
-import { DELIVER_WEBHOOK, reopenMessage } from '@imgkit/webhooks';
+import { taskStats } from '@imgkit/queue';
+import { retryFailedTask } from '@imgkit/runtime';
 import { CliError, type Output, withDatabase } from '../output.ts';
 
 export async function runTasks(out: Output, sub: string | undefined, id: string | undefined): Promise<void> {
@@ -24,16 +21,7 @@ export async function runTasks(out: Output, sub: string | undefined, id: string 
   if (sub === 'retry') {
     if (!id || !isId('task', id)) throw new CliError('usage: imgkit tasks retry tsk_…');
     await withDatabase(async (pool) => {
-      // The task and the row it works on go back together, or the handler would find the
-      // image (job, message) still failed and do nothing.
-      const task = await withTransaction(pool, async (tx) => {
-        const requeued = await requeueFailedTask(tx, id);
-        if (!requeued?.subject_id) return requeued;
-        if (requeued.kind === PROCESS_IMAGE.name) await reopenImage(tx, requeued.subject_id);
-        else if (requeued.kind === RENDER_JOB.name) await reopenJob(tx, requeued.subject_id);
-        else if (requeued.kind === DELIVER_WEBHOOK.name) await reopenMessage(tx, requeued.subject_id);
-        return requeued;
-      });
+      const task = await retryFailedTask(pool, id, null);
       if (!task) throw new CliError(`no failed task ${id}`);
       out.print(`requeued ${task.id} (${task.kind})`, { task });
     });
