@@ -32,7 +32,10 @@ declare const sessionStorage: any;
 
 const run = promisify(execFile);
 // Debian's Chromium (.ci/run installs it); Google Chrome where that is what the runner has.
-const browserTool = await oracleTool(['/usr/bin/chromium', 'chromium', '/usr/bin/google-chrome'], ['--version']);
+const browserTool = await oracleTool(
+  ['/usr/bin/chromium', 'chromium', '/usr/bin/google-chrome'],
+  ['--version'],
+);
 const exiftool = await oracleTool(['exiftool'], ['-ver']);
 const ARTIFACTS = path.resolve(
   process.env.TEST_ARTIFACTS_DIR ?? path.join(import.meta.dirname, '../../test-artifacts'),
