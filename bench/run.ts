@@ -1,8 +1,8 @@
-// `npm run bench [api|queue|ingest|thumbs|scale|similar]`: runs the named benchmarks (default: all), one after another.
+// `npm run bench [api|queue|ingest|thumbs|concurrency|scale|similar]`: runs the named benchmarks (default: all), one after another.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const all = ['api', 'queue', 'ingest', 'thumbs', 'scale', 'similar'];
+const all = ['api', 'queue', 'ingest', 'thumbs', 'concurrency', 'scale', 'similar'];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 for (const name of chosen) {
   if (!all.includes(name)) throw new Error(`unknown benchmark ${name}; choose from ${all.join(', ')}`);

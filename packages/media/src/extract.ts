@@ -1,5 +1,6 @@
 import exifr from 'exifr';
 import sharp, { type Metadata } from 'sharp';
+import { canonIso } from './canon-iso.ts';
 import { MediaError, RULE_PREFIX } from './errors.ts';
 import { type ExifRecord, toExiftoolRecord } from './exif.ts';
 import { type Gps, gpsFromXmp, toGps } from './gps.ts';
@@ -294,6 +295,12 @@ async function readMetadata(input: Buffer, meta: Metadata) {
     blocks = (await parseExif(tiff)) ?? {};
   }
   const exif = toExiftoolRecord(blocks, exifTagName);
+  // Older Canon cameras record ISO only in their maker notes (exiftool's Composite:ISO).
+  if (exif.ISO === undefined && /^Canon/.test(String(exif.Make ?? '')) && meta.exif) {
+    const hasHeader = meta.exif.subarray(0, 6).toString('latin1').startsWith('Exif');
+    const iso = canonIso(hasHeader ? meta.exif.subarray(6) : meta.exif);
+    if (iso !== undefined) exif.ISO = iso;
+  }
   let xmp = parseXmp
     ? ((await safeParse(bytes, { tiff: false, xmp: true, mergeOutput: false, silentErrors: true })) ??
       undefined)
@@ -305,8 +312,14 @@ async function readMetadata(input: Buffer, meta: Metadata) {
     const text = guardXmpText(meta.xmp.toString('utf8'));
     if (text) xmp = parseXmpPacket(text);
   }
-  const iptc = (await safeParse(bytes, { tiff: false, iptc: true, mergeOutput: false, silentErrors: true }))
+  let iptc = (await safeParse(bytes, { tiff: false, iptc: true, mergeOutput: false, silentErrors: true }))
     ?.iptc;
+  // TIFF keeps IPTC in its IPTC-NAA tag (33723), which exifr does not read; sharp hands us
+  // the raw IIM records, parsed here the way exifr parses them in a JPEG.
+  const iim = meta.iptc && rawIim(meta.iptc);
+  if (!iptc && iim) {
+    iptc = (await safeParse(iimAsJpeg(iim), { tiff: false, iptc: true, mergeOutput: false }))?.iptc;
+  }
   if (xmp) {
     delete xmp.xmlns;
     delete xmp.errors;
@@ -355,6 +368,34 @@ async function parseExif(input: Buffer): Promise<Blocks | undefined> {
 const exifTagName = (id: number): string | undefined =>
   (exifr.tagKeys.get('exif') as Map<number, string> | undefined)?.get(id) ??
   (exifr.tagKeys.get('ifd0') as Map<number, string> | undefined)?.get(id);
+
+/**
+ * The IIM records of a TIFF's IPTC-NAA tag. Some writers declare it as 32-bit integers, and a
+ * little-endian file then holds each 4-byte word reversed (exiftool reads those too).
+ */
+function rawIim(data: Buffer): Buffer | undefined {
+  if (data[0] === 0x1c) return data;
+  if (data.length % 4 === 0 && data[3] === 0x1c) return Buffer.from(data).swap32();
+  return undefined;
+}
+
+/**
+ * Raw IPTC IIM records wrapped as a JPEG's Photoshop APP13 segment (one 8BIM 0x0404 resource),
+ * the one container exifr's IPTC parser reads. Longer than one segment holds: left unread.
+ */
+function iimAsJpeg(iim: Buffer): Buffer {
+  if (iim.length > 60_000) return Buffer.alloc(0);
+  const header = Buffer.from('Photoshop 3.0\0' + '8BIM', 'latin1');
+  const resource = Buffer.alloc(8);
+  resource.writeUInt16BE(0x0404, 0); // IPTC-NAA record
+  resource.writeUInt16BE(0, 2); // empty Pascal name, padded to even
+  resource.writeUInt32BE(iim.length, 4);
+  const pad = Buffer.alloc(iim.length % 2);
+  const payload = Buffer.concat([header, resource, iim, pad]);
+  const marker = Buffer.from([0xff, 0xed, 0, 0]);
+  marker.writeUInt16BE(payload.length + 2, 2);
+  return Buffer.concat([Buffer.from([0xff, 0xd8]), marker, payload, Buffer.from([0xff, 0xd9])]);
+}
 
 async function safeParse(input: Buffer, options: object): Promise<Blocks | undefined> {
   try {

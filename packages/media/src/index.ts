@@ -1,3 +1,4 @@
+export { canonIso } from './canon-iso.ts';
 export { MediaError, type MediaErrorCode, RULE_PREFIX } from './errors.ts';
 export { type ExifRecord, printExposureTime, printFraction, toExiftoolRecord } from './exif.ts';
 export { type Extracted, type ExtractLimits, extractImage, type FormatDetails } from './extract.ts';

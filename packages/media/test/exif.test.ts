@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { test } from 'node:test';
-import { jsonSafe, printExposureTime, printFraction, toExiftoolRecord, toGps } from '@imgkit/media';
+import { canonIso, jsonSafe, printExposureTime, printFraction, toExiftoolRecord, toGps } from '@imgkit/media';
+import sharp from 'sharp';
+import { REPO_CORPUS } from '../../../test/helpers/corpus.ts';
 
 test('exposure times and fractions print as exiftool prints them', () => {
   assert.equal(printExposureTime(1 / 250), '1/250');
@@ -51,4 +54,23 @@ test('jsonSafe describes binary, drops NULs, and bounds depth and length', () =>
   for (let i = 0; i < 50; i++) deep = { deep };
   assert.ok(JSON.stringify(jsonSafe(deep)).length < 400);
   assert.equal((jsonSafe(Array.from({ length: 5000 }, (_, i) => i)) as unknown[]).length, 1000);
+});
+
+test('ISO from Canon maker notes where EXIF has none (exiftool Composite:ISO); hostile blocks never throw', async () => {
+  const tiffOf = async (file: string) => {
+    const exif = (await sharp(path.join(REPO_CORPUS, file)).metadata()).exif!;
+    return exif.subarray(6); // after "Exif\0\0"
+  };
+  // CameraISO "Auto": BaseISO 50 × AutoISO 100 / 100; CameraISO numeric: itself.
+  assert.equal(canonIso(await tiffOf('camera-exif/Canon_DIGITAL_IXUS_400.jpg')), 50);
+  assert.equal(canonIso(await tiffOf('camera-exif/Canon_PowerShot_S40.jpg')), 100);
+  const tiff = await tiffOf('camera-exif/Canon_DIGITAL_IXUS_400.jpg');
+  // Every truncation, and bytes flipped everywhere: an answer or undefined, never a throw.
+  for (let n = 0; n <= tiff.length; n += 7) canonIso(tiff.subarray(0, n));
+  for (let i = 0; i < tiff.length; i += 3) {
+    const hostile = Buffer.from(tiff);
+    hostile[i] ^= 0xff;
+    const iso = canonIso(hostile);
+    assert.ok(iso === undefined || Number.isFinite(iso));
+  }
 });

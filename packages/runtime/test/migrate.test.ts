@@ -65,6 +65,7 @@ test('a database made before the queue owned its migrations is adopted', async (
     '0003_enqueue_function',
     '0004_fair_claiming',
     '0005_claim_join_plan',
+    '0006_account_tasks_index',
   ]);
   assert.deepEqual(await migrateDatabase(url), []);
 });
