@@ -41,6 +41,7 @@ export interface ClaimerOptions {
 export class Claimer {
   private stopped = false;
   private claiming = false;
+  private looping: Promise<void> | undefined;
   private requested = false;
   /** Set when there is probably more ready work than we have claimed. */
   private moreWork = true;
@@ -54,9 +55,11 @@ export class Claimer {
     this.o = options;
   }
 
-  stop(): void {
+  /** Stops claiming; resolves once a claim in flight has returned (and handed its tasks on). */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    await this.looping;
   }
 
   /** There may be new ready work (a notification, a poll, reclaimed leases): claim. */
@@ -92,8 +95,11 @@ export class Claimer {
     this.claiming = true;
     // An idle worker claims at once (latency); a busy one defers a tick so that several
     // slots freed at once are filled by one claim (throughput).
-    if (this.o.running() === 0) void this.loop();
-    else setImmediate(() => void this.loop());
+    const run = () => {
+      this.looping = this.loop();
+    };
+    if (this.o.running() === 0) run();
+    else setImmediate(run);
   }
 
   private async loop(): Promise<void> {

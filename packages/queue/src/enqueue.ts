@@ -1,4 +1,4 @@
-import { type NamedQuery, type Queryable, query, sql } from '@imgkit/db';
+import { type NamedQuery, type Queryable, query, queryOne, sql } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
 import { CHANNEL } from './channel.ts';
 import { type KindRef, kindName } from './kind.ts';
@@ -76,6 +76,7 @@ export async function enqueue<P>(
 }
 
 const withTaskStatements = new Map<string, NamedQuery>();
+const fairRankSql = sql('tasks.fair_rank', 'SELECT imgkit_fair_rank($1) AS rank');
 
 /**
  * Runs a producer's INSERT … RETURNING and enqueues the task for the inserted row in
@@ -101,11 +102,21 @@ export async function insertWithTask<R extends object, P>(
     statement = sql(
       name,
       `WITH subject AS (${row.statement.text})
-       SELECT subject.*, imgkit_enqueue($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}) AS task_id${notifyColumn}
+       SELECT subject.*, imgkit_enqueue($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}) AS task_id${notifyColumn}
        FROM subject`,
     );
     withTaskStatements.set(name, statement);
   }
+  // On the pool (autocommit) the rank is taken first, in its own statement: the key's counter
+  // row is then locked for that statement only, not across this insert's commit (a WAL flush),
+  // so one account's concurrent creates share flushes instead of queueing. A rank taken for an
+  // insert that then fails leaves a gap, which costs nothing. Inside a transaction the rank is
+  // taken by the insert itself, as the transaction holds the lock to its end anyway.
+  const onPool = typeof (db as { totalCount?: unknown }).totalCount === 'number';
+  const rank =
+    options.fairKey && onPool
+      ? ((await queryOne<{ rank: string }>(db, fairRankSql, [options.fairKey]))?.rank ?? null)
+      : null;
   const [result] = await query<R & { task_id: string }>(db, statement, [
     ...row.values,
     newId('task'),
@@ -114,6 +125,7 @@ export async function insertWithTask<R extends object, P>(
     options.maxAttempts ?? 10,
     options.subjectId ?? null,
     options.fairKey ?? null,
+    rank,
   ]);
   if (typeof notify === 'object') notify.wake();
   return result;

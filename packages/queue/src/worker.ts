@@ -53,6 +53,8 @@ export class Worker {
   private readonly opts: WorkerOptions & { pollIntervalMs: number; leaseMs: number; retentionMs: number };
   private readonly kinds: Map<string, TaskKindDefinition>;
   private readonly running = new Map<string, Running>();
+  /** Releases of tasks claimed while stopping, awaited by stop(). */
+  private readonly handingBack = new Set<Promise<unknown>>();
   /** Claimed, leased, not started yet (see WorkerOptions.prefetch), oldest first. */
   private readonly prefetched: ClaimedTask[] = [];
   /** Moving average of recent task durations (ms); starts high, so nothing is prefetched at first. */
@@ -141,8 +143,10 @@ export class Worker {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
-    this.claimer.stop();
+    await this.claimer.stop();
     await this.listener?.stop();
+    // Tasks of a claim that returned after stop() began, handed straight back by accept().
+    await Promise.allSettled(this.handingBack);
     // Prefetched tasks never started: back to the queue at once, attempts given back.
     const queued = this.prefetched.splice(0).map((t) => t.id);
     if (queued.length) await this.leases.release(queued);
@@ -177,8 +181,11 @@ export class Worker {
   /** A claimed task: started when a slot is free, otherwise held until one is. */
   private accept(task: ClaimedTask): void {
     // A claim that was in flight when stop() began: hand the task straight back.
-    if (this.stopping) void this.leases.release([task.id]);
-    else if (this.running.size < this.opts.concurrency) this.startTask(task);
+    if (this.stopping) {
+      const released = this.leases.release([task.id]);
+      this.handingBack.add(released);
+      void released.finally(() => this.handingBack.delete(released)).catch(() => undefined);
+    } else if (this.running.size < this.opts.concurrency) this.startTask(task);
     else this.prefetched.push(task);
   }
 

@@ -66,6 +66,7 @@ test('a database made before the queue owned its migrations is adopted', async (
     '0004_fair_claiming',
     '0005_claim_join_plan',
     '0006_account_tasks_index',
+    '0007_fair_rank_apart',
   ]);
   assert.deepEqual(await migrateDatabase(url), []);
 });
