@@ -4,7 +4,7 @@ import { canonIso } from './canon-iso.ts';
 import { MediaError, RULE_PREFIX } from './errors.ts';
 import { type ExifRecord, toExiftoolRecord } from './exif.ts';
 import { type Gps, gpsFromXmp, toGps } from './gps.ts';
-import { dhash, phash, toPillowGrey } from './hashes.ts';
+import { phashAndDhash, toPillowGrey } from './hashes.ts';
 import { decodeHeif, isMissingHeifCodec, sharpOfRaw } from './heif.ts';
 import { iccDescription } from './icc.ts';
 import { type IntakeFacts, type IntakeRules, intakeViolation } from './intake.ts';
@@ -249,8 +249,7 @@ async function pixelFeatures(
     .raw()
     .toBuffer({ resolveWithObject: true });
   return {
-    phash: phash(grey, px.width, px.height),
-    dhash: dhash(grey, px.width, px.height),
+    ...phashAndDhash(grey, px.width, px.height),
     palette: dominantColors(small.data, small.info.channels),
     placeholder: blurhashOf(small.data, small.info.width, small.info.height, small.info.channels),
   };

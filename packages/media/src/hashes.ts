@@ -44,7 +44,7 @@ function lanczos(x: number): number {
 interface Coefficients {
   ksize: number;
   bounds: Int32Array; // [xmin, count] per output pixel
-  kk: Float64Array; // fixed-point coefficients (integers stored in doubles)
+  kk: Int32Array; // fixed-point coefficients, |k| ≤ 2^22
 }
 
 /** Pillow's precompute_coeffs + normalize_coeffs_8bpc. */
@@ -53,7 +53,7 @@ function coefficients(inSize: number, outSize: number): Coefficients {
   const filterscale = Math.max(1, scale);
   const support = LANCZOS_SUPPORT * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
-  const kk = new Float64Array(outSize * ksize);
+  const kk = new Int32Array(outSize * ksize);
   const bounds = new Int32Array(outSize * 2);
   const ss = 1 / filterscale;
   for (let xx = 0; xx < outSize; xx++) {
@@ -81,10 +81,87 @@ function coefficients(inSize: number, outSize: number): Coefficients {
   return { ksize, bounds, kk };
 }
 
+const HALF = 1 << (PRECISION_BITS - 1);
+const MAX8 = 1 << (PRECISION_BITS + 8);
+
+/** Pillow's clip8: the accumulator back to a byte. */
 function clip8(v: number): number {
-  if (v >= 2 ** (PRECISION_BITS + 8)) return 255;
-  if (v <= 0) return 0;
-  return Math.floor(v / 2 ** PRECISION_BITS);
+  return v >= MAX8 ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS;
+}
+
+/**
+ * One horizontal pass (Pillow's ImagingResampleHorizontal_8bpc) for several output widths at
+ * once, so each input row is read from memory once for all of them. The arithmetic is Pillow's
+ * own 32-bit fixed point: every partial sum is bounded by 255 × (sum of the positive
+ * coefficients) < 2^31, so `| 0` after a group of four products never wraps and the result is
+ * bit-identical, four multiply-adds per step.
+ */
+function horizontalPasses(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  plans: { outW: number; c: Coefficients; out: Uint8Array }[],
+): void {
+  for (let y = 0, row = 0; y < height; y++, row += width) {
+    for (const { outW, c, out } of plans) {
+      const { bounds, kk, ksize } = c;
+      let o = y * outW;
+      for (let xx = 0; xx < outW; xx++) {
+        const start = row + bounds[xx * 2];
+        const count = bounds[xx * 2 + 1];
+        let k = xx * ksize;
+        let i = start;
+        const end4 = start + (count & ~3);
+        const end = start + count;
+        let ss = HALF;
+        for (; i < end4; i += 4, k += 4) {
+          ss =
+            (ss + src[i] * kk[k] + src[i + 1] * kk[k + 1] + src[i + 2] * kk[k + 2] + src[i + 3] * kk[k + 3]) |
+            0;
+        }
+        for (; i < end; i++, k++) ss = (ss + src[i] * kk[k]) | 0;
+        out[o++] = clip8(ss);
+      }
+    }
+  }
+}
+
+/** Pillow's vertical pass (ImagingResampleVertical_8bpc). */
+function verticalPass(src: Uint8Array, w: number, height: number, outH: number): Uint8Array {
+  const c = coefficients(height, outH);
+  const out = new Uint8Array(w * outH);
+  for (let yy = 0; yy < outH; yy++) {
+    const ymin = c.bounds[yy * 2];
+    const count = c.bounds[yy * 2 + 1];
+    const base = yy * c.ksize;
+    for (let x = 0; x < w; x++) {
+      let ss = HALF;
+      for (let y = 0; y < count; y++) ss = (ss + src[(ymin + y) * w + x] * c.kk[base + y]) | 0;
+      out[yy * w + x] = clip8(ss);
+    }
+  }
+  return out;
+}
+
+/**
+ * Pillow's `resize((w, h), LANCZOS)` on a single-band 8-bit image — horizontal pass, then
+ * vertical — for several sizes from one sweep over the input (pHash's 32×32 and dHash's 9×8).
+ */
+export function pillowLanczosResizeMany(
+  grey: Uint8Array,
+  width: number,
+  height: number,
+  sizes: [number, number][],
+): Uint8Array[] {
+  const plans = sizes
+    .filter(([outW]) => outW !== width)
+    .map(([outW]) => ({ outW, c: coefficients(width, outW), out: new Uint8Array(outW * height) }));
+  horizontalPasses(grey, width, height, plans);
+  return sizes.map(([outW, outH]) => {
+    const h = plans.find((p) => p.outW === outW);
+    const src = h ? h.out : grey;
+    return outH !== height ? verticalPass(src, outW, height, outH) : src;
+  });
 }
 
 /** Pillow's `resize((w, h), LANCZOS)` on a single-band 8-bit image: horizontal pass, then vertical. */
@@ -94,42 +171,8 @@ export function pillowLanczosResize(
   height: number,
   outW: number,
   outH: number,
-) {
-  let src = grey;
-  let w = width;
-  if (outW !== width) {
-    const c = coefficients(width, outW);
-    const tmp = new Uint8Array(outW * height);
-    for (let y = 0; y < height; y++) {
-      const row = y * width;
-      for (let xx = 0; xx < outW; xx++) {
-        const xmin = c.bounds[xx * 2];
-        const count = c.bounds[xx * 2 + 1];
-        const base = xx * c.ksize;
-        let ss = 2 ** (PRECISION_BITS - 1);
-        for (let x = 0; x < count; x++) ss += src[row + xmin + x] * c.kk[base + x];
-        tmp[y * outW + xx] = clip8(ss);
-      }
-    }
-    src = tmp;
-    w = outW;
-  }
-  if (outH !== height) {
-    const c = coefficients(height, outH);
-    const out = new Uint8Array(w * outH);
-    for (let yy = 0; yy < outH; yy++) {
-      const ymin = c.bounds[yy * 2];
-      const count = c.bounds[yy * 2 + 1];
-      const base = yy * c.ksize;
-      for (let x = 0; x < w; x++) {
-        let ss = 2 ** (PRECISION_BITS - 1);
-        for (let y = 0; y < count; y++) ss += src[(ymin + y) * w + x] * c.kk[base + y];
-        out[yy * w + x] = clip8(ss);
-      }
-    }
-    src = out;
-  }
-  return src;
+): Uint8Array {
+  return pillowLanczosResizeMany(grey, width, height, [[outW, outH]])[0];
 }
 
 function bitsToHex(bits: boolean[]): string {
@@ -173,8 +216,24 @@ const DCT_ZERO = 1e-6;
 
 /** imagehash.phash(image, hash_size=8, highfreq_factor=4) as 16 hex chars. */
 export function phash(grey: Uint8Array, width: number, height: number): string {
+  return phashOfSmall(pillowLanczosResize(grey, width, height, 32, 32));
+}
+
+/** Both hashes from one sweep over the grey image (the horizontal passes share it). */
+export function phashAndDhash(
+  grey: Uint8Array,
+  width: number,
+  height: number,
+): { phash: string; dhash: string } {
+  const [p, d] = pillowLanczosResizeMany(grey, width, height, [
+    [32, 32],
+    [9, 8],
+  ]);
+  return { phash: phashOfSmall(p), dhash: dhashOfSmall(d) };
+}
+
+function phashOfSmall(small: Uint8Array): string {
   const size = 32;
-  const small = pillowLanczosResize(grey, width, height, size, size);
   const dct = dct2(dct2(Float64Array.from(small), size, 0), size, 1);
   const low: number[] = [];
   for (let y = 0; y < 8; y++) {
@@ -189,7 +248,10 @@ export function phash(grey: Uint8Array, width: number, height: number): string {
 
 /** imagehash.dhash(image, hash_size=8) as 16 hex chars. */
 export function dhash(grey: Uint8Array, width: number, height: number): string {
-  const small = pillowLanczosResize(grey, width, height, 9, 8);
+  return dhashOfSmall(pillowLanczosResize(grey, width, height, 9, 8));
+}
+
+function dhashOfSmall(small: Uint8Array): string {
   const bits: boolean[] = [];
   for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) bits.push(small[y * 9 + x + 1] > small[y * 9 + x]);
   return bitsToHex(bits);

@@ -3,7 +3,15 @@ export { MediaError, type MediaErrorCode, RULE_PREFIX } from './errors.ts';
 export { type ExifRecord, printExposureTime, printFraction, toExiftoolRecord } from './exif.ts';
 export { type Extracted, type ExtractLimits, extractImage, type FormatDetails } from './extract.ts';
 export { type Gps, toGps } from './gps.ts';
-export { dhash, hammingDistance, phash, pillowLanczosResize, toPillowGrey } from './hashes.ts';
+export {
+  dhash,
+  hammingDistance,
+  phash,
+  phashAndDhash,
+  pillowLanczosResize,
+  pillowLanczosResizeMany,
+  toPillowGrey,
+} from './hashes.ts';
 export { iccDescription } from './icc.ts';
 export {
   type IntakeFacts,

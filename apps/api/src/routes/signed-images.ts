@@ -67,10 +67,9 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
   const router = Router();
   const apiRouter = Router();
   const inFlight = new Map<string, Promise<Rendered>>();
-  // A completed image's checksum and original never change, so cache hits need no query;
-  // the short TTL bounds how long a deleted image's renderings are still served here.
-  // A purge or deletion through any process is heard here (LISTEN) and forgotten at once; the
-  // TTL bounds how long a notification lost with a dropped connection could go unnoticed.
+  // A completed image's checksum and original never change, so cache hits need no query. A
+  // purge or deletion through any process is heard here (LISTEN) and forgotten at once; the
+  // short TTL bounds how long one whose notification was lost (a dropped connection) is served.
   const known = new Map<string, KnownImage>();
   async function lookup(imageId: string, fresh = false): Promise<KnownImage | undefined> {
     const hit = known.get(imageId);
