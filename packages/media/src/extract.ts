@@ -3,6 +3,7 @@ import sharp, { type Metadata } from 'sharp';
 import { canonIso } from './canon-iso.ts';
 import { MediaError, RULE_PREFIX } from './errors.ts';
 import { type ExifRecord, toExiftoolRecord } from './exif.ts';
+import { gifTransparentColour } from './gif.ts';
 import { type Gps, gpsFromXmp, toGps } from './gps.ts';
 import { phashAndDhash, toPillowGrey } from './hashes.ts';
 import { decodeHeif, isMissingHeifCodec, sharpOfRaw } from './heif.ts';
@@ -178,13 +179,16 @@ interface Decoded {
   width: number;
   height: number;
   channels: 1 | 2 | 3 | 4;
+  /** C, M, Y, K as stored (Pillow's values), not RGBA. */
+  cmyk?: boolean;
 }
 
 /**
  * The first frame, oriented as displayed, 8 bits per channel, with the pixel values as stored —
  * as Pillow reads them for imagehash: no ICC transform (Pillow applies none), and 16-bit
- * greyscale clipped at 255 as Pillow's I → L conversion does. CMYK is converted to sRGB (its
- * hashes then differ from Pillow's naive CMYK → RGB by a few bits).
+ * greyscale clipped at 255 as Pillow's I → L conversion does. CMYK stays CMYK (the ink values
+ * Pillow reads; libvips inverts Adobe's inverted CMYK as Pillow does), for Pillow's naive
+ * CMYK → RGB → L in toPillowGrey.
  */
 async function decodeDisplayed(
   bytes: Buffer,
@@ -201,7 +205,11 @@ async function decodeDisplayed(
       .timeout({ seconds: timeoutSeconds(limits) })
       .autoOrient();
     pipeline = applyXmpOrientation(pipeline, meta);
-    if (meta.depth === 'ushort' && meta.channels === 1 && meta.space !== 'cmyk') {
+    // A 16-bit grey PNG whose tRNS chunk libvips turns into an alpha band is, to Pillow, plain
+    // 16-bit grey (mode I): IHDR's colour type 0, not 4 (grey + alpha).
+    const greyWithTrns = format === 'png' && meta.channels === 2 && bytes[25] === 0;
+    if (meta.depth === 'ushort' && (meta.channels === 1 || greyWithTrns) && meta.space !== 'cmyk') {
+      if (greyWithTrns) pipeline = pipeline.extractChannel(0);
       const { data, info } = await pipeline
         .toColourspace('grey16')
         .raw({ depth: 'ushort' })
@@ -211,8 +219,33 @@ async function decodeDisplayed(
       for (let i = 0; i < wide.length; i++) clipped[i] = wide[i] > 255 ? 255 : wide[i];
       return { data: clipped, width: info.width, height: info.height, channels: 1 };
     }
-    pipeline = meta.space === 'cmyk' ? pipeline.toColourspace('srgb') : pipeline.keepIccProfile();
+    if (meta.space === 'cmyk') {
+      const { data, info } = await pipeline
+        .clone()
+        .pipelineColourspace('cmyk')
+        .toColourspace('cmyk')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels === 4)
+        return { data, width: info.width, height: info.height, channels: 4, cmyk: true };
+      // CMYK with alpha (five channels): through sRGB, as before (its hashes may differ from Pillow's).
+      pipeline = pipeline.toColourspace('srgb');
+    } else {
+      pipeline = pipeline.keepIccProfile();
+    }
     const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    // Pillow hashes a GIF's transparent pixels by their palette colour; libvips gives them as
+    // transparent black.
+    const clear = format === 'gif' && info.channels === 4 ? gifTransparentColour(bytes) : undefined;
+    if (clear) {
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3] === 0) {
+          data[i] = clear[0];
+          data[i + 1] = clear[1];
+          data[i + 2] = clear[2];
+        }
+      }
+    }
     return { data, width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 };
   } catch (err) {
     const message = messageOf(err);

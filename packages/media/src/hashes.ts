@@ -11,6 +11,8 @@ export interface RawPixels {
   width: number;
   height: number;
   channels: 1 | 2 | 3 | 4;
+  /** Four channels of C, M, Y, K ink (as Pillow reads a CMYK JPEG or TIFF), not RGBA. */
+  cmyk?: boolean;
 }
 
 /** Pillow's `convert('L')`: ITU-R 601-2 luma in 16-bit fixed point (L24). Alpha is ignored, as Pillow does. */
@@ -20,6 +22,22 @@ export function toPillowGrey(px: RawPixels): Uint8Array {
   const { data, channels } = px;
   if (channels <= 2) {
     for (let i = 0; i < n; i++) out[i] = data[i * channels];
+    return out;
+  }
+  if (px.cmyk) {
+    // Pillow has no CMYK → L converter: it goes through RGB (cmyk2rgb, no colour management:
+    // each channel is (255 − K) − C·(255 − K)/255 with MULDIV255's rounding), then L24.
+    const ink = (c: number, nk: number) => {
+      const t = c * nk + 128;
+      return nk - (((t >> 8) + t) >> 8);
+    };
+    for (let i = 0, j = 0; i < n; i++, j += 4) {
+      const nk = 255 - data[j + 3];
+      const r = ink(data[j], nk);
+      const g = ink(data[j + 1], nk);
+      const b = ink(data[j + 2], nk);
+      out[i] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >>> 16;
+    }
     return out;
   }
   for (let i = 0, j = 0; i < n; i++, j += channels) {
