@@ -3,7 +3,7 @@ import sharp, { type Metadata } from 'sharp';
 import { canonIso } from './canon-iso.ts';
 import { MediaError, RULE_PREFIX } from './errors.ts';
 import { type ExifRecord, toExiftoolRecord } from './exif.ts';
-import { gifTransparentColour } from './gif.ts';
+import { gifClearColour } from './gif.ts';
 import { type Gps, gpsFromXmp, toGps } from './gps.ts';
 import { phashAndDhash, toPillowGrey } from './hashes.ts';
 import { decodeHeif, isMissingHeifCodec, sharpOfRaw } from './heif.ts';
@@ -234,9 +234,9 @@ async function decodeDisplayed(
       pipeline = pipeline.keepIccProfile();
     }
     const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    // Pillow hashes a GIF's transparent pixels by their palette colour; libvips gives them as
-    // transparent black.
-    const clear = format === 'gif' && info.channels === 4 ? gifTransparentColour(bytes) : undefined;
+    // Pillow hashes a GIF's transparent pixels (and the screen outside an undersized first
+    // frame) by a palette colour; libvips gives them as transparent black.
+    const clear = format === 'gif' && info.channels === 4 ? gifClearColour(bytes) : undefined;
     if (clear) {
       for (let i = 0; i < data.length; i += 4) {
         if (data[i + 3] === 0) {

@@ -1,11 +1,11 @@
 /**
- * The palette colour of a GIF's transparent index in its first frame. libvips decodes
- * transparent pixels as transparent black; Pillow (and so imagehash) reads a GIF as palette
- * indices and converts the transparent index by its palette colour like any other. To hash as
- * Pillow does, transparent pixels take this colour. One forward pass over the blocks up to the
- * first image, every read bounds-checked (untrusted bytes).
+ * The colour Pillow sees where libvips decodes a GIF's first frame as transparent black: the
+ * palette colour of the frame's transparent index, or — without one — of index 0, which Pillow
+ * fills the screen outside an undersized first frame with. Pillow (and so imagehash) reads a
+ * GIF as palette indices and converts every index by its palette colour. One forward pass over
+ * the blocks up to the first image, every read bounds-checked (untrusted bytes).
  */
-export function gifTransparentColour(bytes: Uint8Array): [number, number, number] | undefined {
+export function gifClearColour(bytes: Uint8Array): [number, number, number] | undefined {
   if (bytes.length < 13 || String.fromCharCode(bytes[0], bytes[1], bytes[2]) !== 'GIF') return undefined;
   const tableSize = (packed: number) => 3 * 2 ** ((packed & 7) + 1);
   let at = 13;
@@ -27,14 +27,15 @@ export function gifTransparentColour(bytes: Uint8Array): [number, number, number
       while (at < bytes.length && bytes[at] !== 0) at += bytes[at] + 1; // sub-blocks
       at += 1;
     } else if (block === 0x2c) {
-      if (transparent === undefined || at + 10 > bytes.length) return undefined;
+      if (at + 10 > bytes.length) return undefined;
+      const index = transparent ?? 0;
       const packed = bytes[at + 9];
       const table = packed & 0x80 ? at + 10 : globalTable;
       const size = packed & 0x80 ? tableSize(packed) : globalTable !== undefined ? tableSize(bytes[10]) : 0;
-      if (table === undefined || transparent * 3 + 3 > size || table + transparent * 3 + 3 > bytes.length) {
+      if (table === undefined || index * 3 + 3 > size || table + index * 3 + 3 > bytes.length) {
         return undefined;
       }
-      const i = table + transparent * 3;
+      const i = table + index * 3;
       return [bytes[i], bytes[i + 1], bytes[i + 2]];
     } else {
       return undefined; // trailer or garbage before the first image
