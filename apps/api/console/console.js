@@ -283,15 +283,19 @@ async function imagesPage() {
     more.hidden = !page.has_more;
   }
 
-  /** Live status: images not yet completed or failed are re-read until they are. */
+  /**
+   * Live status: while any card is not completed or failed, one request a second re-reads the
+   * newest images (one list call, not one per image: the API key's rate limit is shared).
+   */
   async function refreshUnfinished() {
-    for (const [id, li] of cards) {
-      if (TERMINAL.has(li.image.status)) continue;
-      const image = await api(`/v1/images/${id}`).catch(() => undefined);
-      if (!image || image.status === li.image.status) continue;
-      const next = card(image);
-      li.replaceWith(next);
-      if (TERMINAL.has(image.status)) announce(`${image.filename ?? id}: ${image.status}`);
+    const waiting = [...cards.values()].filter((li) => !TERMINAL.has(li.image.status));
+    if (!waiting.length) return;
+    const page = await api('/v1/images?limit=100').catch(() => undefined);
+    for (const image of page?.data ?? []) {
+      const li = cards.get(image.id);
+      if (!li || image.status === li.image.status) continue;
+      li.replaceWith(card(image));
+      if (TERMINAL.has(image.status)) announce(`${image.filename ?? image.id}: ${image.status}`);
     }
   }
   every(1000, () => void refreshUnfinished());
