@@ -14,6 +14,13 @@ which gives the same hash for all eight orientations of one photo. Only the firs
 animation is hashed, as Image.open shows it.
 
     /usr/bin/python3 scripts/hash-vectors.py <folder> [<folder> …] > vectors.json
+
+pHash's bits compare DCT terms with their median, and an image of two to four grey levels has
+terms that tie with it exactly, so the DCT must be scipy's to the last bit. `--dct` writes
+scipy.fftpack's 2-D DCT of seeded 32x32 matrices (random, two-level, four-level, steps), the top-left
+8x8 terms as float.hex, for the unit test of imgkit's port:
+
+    /usr/bin/python3 scripts/hash-vectors.py --dct > test/hash-vectors/dct.json
 """
 import json
 import os
@@ -82,5 +89,33 @@ def main(folders):
     sys.stdout.write('\n')
 
 
+def dct_vectors():
+    rng = numpy.random.default_rng(20261130)
+    cases = []
+    for t in range(32):
+        kind = ('random', 'two-level', 'four-level', 'step')[t % 4]
+        if kind == 'random':
+            m = rng.integers(0, 256, (32, 32))
+        elif kind == 'two-level':
+            m = rng.choice([int(v) for v in rng.integers(0, 256, 2)], (32, 32))
+        elif kind == 'four-level':
+            m = rng.choice([0, 85, 170, 255], (32, 32))
+        else:
+            m = numpy.zeros((32, 32), dtype=int)
+            m[:, int(rng.integers(1, 31)):] = rng.integers(1, 256)
+        m = m.astype(numpy.uint8)
+        d = scipy.fftpack.dct(scipy.fftpack.dct(m, axis=0), axis=1)
+        cases.append({'kind': kind, 'pixels': bytes(m.flatten()).hex(), 'low': [float(x).hex() for x in d[:8, :8].flatten()]})
+    json.dump(
+        {'source': 'scripts/hash-vectors.py --dct: scipy %s, numpy %s' % (scipy.__version__, numpy.__version__), 'cases': cases},
+        sys.stdout,
+        indent=1,
+    )
+    sys.stdout.write('\n')
+
+
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    if sys.argv[1:] == ['--dct']:
+        dct_vectors()
+    else:
+        main(sys.argv[1:])

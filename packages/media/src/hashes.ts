@@ -5,6 +5,8 @@
  * Pillow's integer arithmetic (Convert.c, Resample.c) rather than approximating it.
  */
 
+import { dct2d } from './pocketfft.ts';
+
 /** Raw decoded pixels, 8 bits per channel, rows top to bottom. */
 export interface RawPixels {
   data: Uint8Array;
@@ -199,38 +201,11 @@ function bitsToHex(bits: boolean[]): string {
   return value.toString(16).padStart(Math.ceil(bits.length / 4), '0');
 }
 
-/** scipy.fftpack.dct type II, unnormalised, along one axis of an N×N matrix. */
-function dct2(matrix: Float64Array, n: number, axis: 0 | 1): Float64Array {
-  const out = new Float64Array(n * n);
-  const cos = new Float64Array(n * n);
-  for (let k = 0; k < n; k++)
-    for (let i = 0; i < n; i++) cos[k * n + i] = Math.cos((Math.PI * k * (2 * i + 1)) / (2 * n));
-  for (let a = 0; a < n; a++) {
-    for (let k = 0; k < n; k++) {
-      let sum = 0;
-      for (let i = 0; i < n; i++)
-        sum += (axis === 0 ? matrix[i * n + a] : matrix[a * n + i]) * cos[k * n + i];
-      if (axis === 0) out[k * n + a] = 2 * sum;
-      else out[a * n + k] = 2 * sum;
-    }
-  }
-  return out;
-}
-
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
-
-/**
- * Below this a DCT term is rounding noise of a term that is exactly zero (a constant image, a
- * pure gradient, a symmetric pattern). scipy's FFTPACK computes those as exact zeros, and whether
- * a zero is above the median decides bits, so noise must not: the terms here are sums of at most
- * 4,096 products of 8-bit values and cosines (|term| < 2·10⁶), whose double rounding error is
- * below 10⁻⁸, while a genuinely non-zero term of integer pixels is far above 10⁻⁶.
- */
-const DCT_ZERO = 1e-6;
 
 /** imagehash.phash(image, hash_size=8, highfreq_factor=4) as 16 hex chars. */
 export function phash(grey: Uint8Array, width: number, height: number): string {
@@ -252,14 +227,10 @@ export function phashAndDhash(
 
 function phashOfSmall(small: Uint8Array): string {
   const size = 32;
-  const dct = dct2(dct2(Float64Array.from(small), size, 0), size, 1);
+  // scipy's own DCT to the last bit: in an image of a few grey levels, terms tie with the median.
+  const dct = dct2d(small, size);
   const low: number[] = [];
-  for (let y = 0; y < 8; y++) {
-    for (let x = 0; x < 8; x++) {
-      const v = dct[y * size + x];
-      low.push(Math.abs(v) < DCT_ZERO ? 0 : v);
-    }
-  }
+  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) low.push(dct[y * size + x]);
   const med = median(low);
   return bitsToHex(low.map((v) => v > med));
 }

@@ -5,6 +5,17 @@ import { test } from 'node:test';
 import { dhash, hammingDistance, phash, toPillowGrey } from '@imgkit/media';
 import sharp from 'sharp';
 import { CORPUS } from '../../../test/helpers/corpus.ts';
+import { dct2d } from '../src/pocketfft.ts';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
+
+/** Python's float.hex() back to the same double. */
+function fromHex(h: string): number {
+  const m = /^(-?)0x([01])\.([0-9a-f]+)p([+-]\d+)$/.exec(h);
+  if (!m) throw new Error(`not a float.hex value: ${h}`);
+  const value = Number(BigInt(`0x${m[2]}${m[3]}`)) * 2 ** (Number(m[4]) - m[3].length * 4);
+  return m[1] ? -value : value;
+}
 
 async function grey(file: string) {
   const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
@@ -19,6 +30,23 @@ test('pHash and dHash reproduce the imagehash reference vectors bit for bit', as
     const g = await grey(path.join(CORPUS, 'hash-vectors', name));
     assert.equal(phash(g.grey, g.width, g.height), v.phash, `${name} phash`);
     assert.equal(dhash(g.grey, g.width, g.height), v.dhash, `${name} dhash`);
+  }
+});
+
+test('the 2-D DCT equals scipy.fftpack.dct to the last bit (test/hash-vectors/dct.json)', async () => {
+  const { cases } = JSON.parse(
+    await readFile(path.join(REPO_ROOT, 'test/hash-vectors/dct.json'), 'utf8'),
+  ) as {
+    cases: { kind: string; pixels: string; low: string[] }[];
+  };
+  assert.ok(cases.length >= 32);
+  for (const [i, c] of cases.entries()) {
+    const d = dct2d(Buffer.from(c.pixels, 'hex'), 32);
+    const low: number[] = [];
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) low.push(d[y * 32 + x]);
+    // Object.is: -0 and 0 are different bit patterns too.
+    const differ = low.flatMap((v, j) => (Object.is(v, fromHex(c.low[j])) ? [] : [j]));
+    assert.deepEqual(differ, [], `case ${i} (${c.kind}): terms ${differ.join(', ')} differ from scipy's`);
   }
 });
 
