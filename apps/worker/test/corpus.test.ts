@@ -127,7 +127,7 @@ test('every corpus file ends in a defined state through API → queue → worker
       const r = records.get(file);
       if (!r) continue; // not in this corpus (the repository's subset)
       if (r.status !== 'completed' || r.phash === null) {
-        notHashed.push(`${file}: ${r.status} ${r.error?.code ?? ''}`);
+        notHashed.push(`${file}: ${r.status} ${r.error_code ?? ''}`);
         continue;
       }
       compared++;

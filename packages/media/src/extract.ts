@@ -5,7 +5,7 @@ import { MediaError, RULE_PREFIX } from './errors.ts';
 import { type ExifRecord, toExiftoolRecord } from './exif.ts';
 import { gifClearColour } from './gif.ts';
 import { type Gps, gpsFromXmp, toGps } from './gps.ts';
-import { phashAndDhash, toPillowGrey } from './hashes.ts';
+import { hashesOfPixels } from './hashes.ts';
 import { decodeHeif, isMissingHeifCodec, sharpOfRaw } from './heif.ts';
 import { iccDescription } from './icc.ts';
 import { type IntakeFacts, type IntakeRules, intakeViolation } from './intake.ts';
@@ -266,11 +266,18 @@ async function pixelFeatures(
   fromRaw: boolean,
   meta: Metadata,
 ) {
-  const grey = toPillowGrey(px);
-  // Palette and placeholder are colours people see: from a small, colour-managed (sRGB) decode,
-  // which JPEG and WebP make cheap by shrinking on load (or from the pixels libheif-wasm gave).
-  const source = fromRaw
-    ? sharpOfRaw(px as Decoded & { channels: 4 }, limits.maxInputPixels)
+  // Palette and placeholder are colours people see: from a 32 px, sRGB version of the image.
+  // When the decoded pixels already are sRGB (no profile, or an sRGB one) they are reduced
+  // directly, a pass over memory; otherwise from a colour-managed decode of the file, which JPEG
+  // and WebP make cheaper by shrinking on load but which still costs a third of a full decode.
+  const srgbAlready =
+    fromRaw ||
+    (px.channels === 3 &&
+      !px.cmyk &&
+      meta.depth === 'uchar' &&
+      (!meta.icc || /^sRGB\b/i.test(iccDescription(meta.icc) ?? '')));
+  const source = srgbAlready
+    ? sharpOfRaw(px, limits.maxInputPixels)
     : applyXmpOrientation(
         sharp(bytes, { failOn: 'none', limitInputPixels: limits.maxInputPixels }).autoOrient(),
         meta,
@@ -282,7 +289,7 @@ async function pixelFeatures(
     .raw()
     .toBuffer({ resolveWithObject: true });
   return {
-    ...phashAndDhash(grey, px.width, px.height),
+    ...hashesOfPixels(px),
     palette: dominantColors(small.data, small.info.channels),
     placeholder: blurhashOf(small.data, small.info.width, small.info.height, small.info.channels),
   };

@@ -5,6 +5,7 @@
  * Pillow's integer arithmetic (Convert.c, Resample.c) rather than approximating it.
  */
 
+import { readFileSync } from 'node:fs';
 import { dct2d } from './pocketfft.ts';
 
 /** Raw decoded pixels, 8 bits per channel, rows top to bottom. */
@@ -205,6 +206,107 @@ function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+// The WebAssembly global's types live in lib.dom, which this Node project does not load.
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: object };
+};
+
+/** The WebAssembly kernel (lanczos.wat): one instance per thread, made on first use. */
+interface Kernel {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  greyRow(src: number, dst: number, n: number, channels: number): void;
+  horizontalRow(
+    row: number,
+    outW: number,
+    bounds: number,
+    hi: number,
+    lo: number,
+    stride: number,
+    out: number,
+  ): void;
+}
+const KERNEL_MODULE = new WebAssembly.Module(readFileSync(new URL('./lanczos.wasm', import.meta.url)));
+let kernel: Kernel | undefined;
+
+/** Above this the intermediate rows would not be worth a WebAssembly memory that never shrinks. */
+const KERNEL_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * pHash and dHash of decoded pixels, exactly as `phashAndDhash(toPillowGrey(px), …)` computes
+ * them, with the two costly steps — the grey conversion and the horizontal Lanczos passes over
+ * every input pixel — in WebAssembly SIMD, one row at a time (the grey image is never whole in
+ * memory). The vertical passes and the DCT work on 41 columns and stay here.
+ */
+export function hashesOfPixels(px: RawPixels): { phash: string; dhash: string } {
+  const { width, height, channels } = px;
+  const sizes: [number, number][] = [
+    [32, 32],
+    [9, 8],
+  ];
+  const plans = sizes.map(([outW, outH]) => {
+    const c = coefficients(width, outW);
+    return { outW, outH, c, stride: (c.ksize + 7) & ~7 };
+  });
+  let size = 0;
+  const take = (n: number) => {
+    const at = size;
+    size += (n + 15) & ~15;
+    return at;
+  };
+  const rowIn = take(width * channels);
+  const rowGrey = take(width + 16);
+  const placed = plans.map((p) => ({
+    ...p,
+    bounds: take(p.outW * 8),
+    hi: take(p.outW * p.stride * 2),
+    lo: take(p.outW * p.stride * 2),
+    out: take(p.outW * height),
+  }));
+  // Pillow skips a pass whose size does not change; CMYK goes through Pillow's RGB first.
+  if (px.cmyk || sizes.some(([outW]) => outW === width) || size > KERNEL_MAX_BYTES) {
+    return phashAndDhash(toPillowGrey(px), width, height);
+  }
+  kernel ??= new WebAssembly.Instance(KERNEL_MODULE).exports as unknown as Kernel;
+  const k = kernel;
+  const have = k.memory.buffer.byteLength;
+  if (size > have) k.memory.grow(Math.ceil((size - have) / 65536));
+  const mem = new Uint8Array(k.memory.buffer);
+  for (const p of placed) {
+    const bounds = new Int32Array(k.memory.buffer, p.bounds, p.outW * 2);
+    const hi = new Int16Array(k.memory.buffer, p.hi, p.outW * p.stride);
+    const lo = new Int16Array(k.memory.buffer, p.lo, p.outW * p.stride);
+    hi.fill(0);
+    lo.fill(0);
+    for (let x = 0; x < p.outW; x++) {
+      const count = p.c.bounds[x * 2 + 1];
+      bounds[x * 2] = p.c.bounds[x * 2];
+      bounds[x * 2 + 1] = count;
+      for (let j = 0; j < count; j++) {
+        const kk = p.c.kk[x * p.c.ksize + j];
+        hi[x * p.stride + j] = kk >> 11;
+        lo[x * p.stride + j] = kk & 2047;
+      }
+    }
+  }
+  const rowBytes = width * channels;
+  for (let y = 0; y < height; y++) {
+    const row = px.data.subarray(y * rowBytes, (y + 1) * rowBytes);
+    if (channels === 1) mem.set(row, rowGrey);
+    else {
+      mem.set(row, rowIn);
+      k.greyRow(rowIn, rowGrey, width, channels);
+    }
+    for (const p of placed)
+      k.horizontalRow(rowGrey, p.outW, p.bounds, p.hi, p.lo, p.stride, p.out + y * p.outW);
+  }
+  const [p32, d9] = placed.map((p) => {
+    const h = mem.subarray(p.out, p.out + p.outW * height);
+    return p.outH !== height ? verticalPass(h, p.outW, height, p.outH) : Uint8Array.from(h);
+  });
+  return { phash: phashOfSmall(p32), dhash: dhashOfSmall(d9) };
 }
 
 /** imagehash.phash(image, hash_size=8, highfreq_factor=4) as 16 hex chars. */

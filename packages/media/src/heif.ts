@@ -48,7 +48,7 @@ export function isMissingHeifCodec(err: unknown): boolean {
 
 /** A sharp pipeline over decoded RGBA pixels. */
 export function sharpOfRaw(
-  px: { data: Buffer; width: number; height: number; channels: 4 },
+  px: { data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 },
   limitInputPixels: number,
 ) {
   return sharp(px.data, {

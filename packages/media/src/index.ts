@@ -6,6 +6,7 @@ export { type Gps, toGps } from './gps.ts';
 export {
   dhash,
   hammingDistance,
+  hashesOfPixels,
   phash,
   phashAndDhash,
   pillowLanczosResize,
