@@ -27,6 +27,12 @@ export interface ClaimerOptions {
   capacity: () => number;
   /** Tasks held right now (running and prefetched). */
   running: () => number;
+  /**
+   * The fewest free places worth a claim while tasks are still held (1 when unset). A worker
+   * that prefetches short tasks waits until half its capacity is free: each claim then brings
+   * a large batch, instead of one round trip for every few tasks that finished meanwhile.
+   */
+  minClaim?: () => number;
   /** Called with each claimed task; the task then occupies a slot. */
   start: (task: ClaimedTask) => void;
   log: QueueLogger;
@@ -108,6 +114,7 @@ export class Claimer {
         this.requested = false;
         const free = this.o.capacity() - this.o.running();
         if (free <= 0 || !this.moreWork) break;
+        if (this.o.running() > 0 && free < (this.o.minClaim?.() ?? 1)) break;
         const seq = this.wakeSeq;
         let tasks: ClaimedTask[];
         try {

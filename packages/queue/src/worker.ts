@@ -29,7 +29,7 @@ export interface WorkerOptions {
   /** How often a task that met an outage of ours (TaskError.outage) is tried again, ±50 %. */
   outageRetryMs?: number;
   /**
-   * At most this many tasks claimed ahead of free slots (default: 4 × `concurrency`), held
+   * At most this many tasks claimed ahead of free slots (default: 10 × `concurrency`), held
    * under lease in memory so a finished task's slot is refilled without a claim's round trip.
    * Only while tasks are short (recent ones took under PREFETCH_BELOW_MS on average): that is
    * where a claim's round trip matters, and holding long tasks would starve other workers.
@@ -82,6 +82,10 @@ export class Worker {
       leaseMs,
       capacity: () => this.opts.concurrency + this.prefetchNow(),
       running: () => this.running.size + this.prefetched.length,
+      minClaim: () => {
+        const extra = this.prefetchNow();
+        return extra > 0 ? Math.ceil((this.opts.concurrency + extra) / 2) : 1;
+      },
       start: (task) => this.accept(task),
       log: this.log,
     });
@@ -175,7 +179,7 @@ export class Worker {
   /** How many tasks to hold beyond the slots now: only while tasks are short. */
   private prefetchNow(): number {
     if (this.recentTaskMs >= PREFETCH_BELOW_MS) return 0;
-    return this.opts.prefetch ?? 4 * this.opts.concurrency;
+    return this.opts.prefetch ?? 10 * this.opts.concurrency;
   }
 
   /** A claimed task: started when a slot is free, otherwise held until one is. */
