@@ -13,7 +13,22 @@ export class PixelBudget {
   /** A new budget, or (in a thread) the one whose buffer the pool shared. */
   constructor(total: number, shared?: SharedArrayBuffer) {
     this.total = Math.min(total, 2 ** 31 - 1);
-    this.cells = new Int32Array(shared ?? new SharedArrayBuffer(4));
+    // Cell 0: pixels in use. Cells 1…SLOTS: what each call holds, so that the pool can give back
+    // the share of a call whose thread it stopped (a terminated thread never runs its release).
+    this.cells = new Int32Array(shared ?? new SharedArrayBuffer(4 * (1 + BUDGET_SLOTS)));
+  }
+
+  /**
+   * Gives back whatever the call in `slot` still holds. Safe against the call's own release
+   * racing it: whoever takes the slot's value first subtracts it, the other finds zero.
+   */
+  reclaim(slot: number): number {
+    const held = Atomics.exchange(this.cells, 1 + (slot % BUDGET_SLOTS), 0);
+    if (held > 0) {
+      Atomics.sub(this.cells, 0, held);
+      Atomics.notify(this.cells, 0);
+    }
+    return held;
   }
 
   get buffer(): SharedArrayBuffer {
@@ -24,7 +39,8 @@ export class PixelBudget {
     return Atomics.load(this.cells, 0);
   }
 
-  async acquire(pixels: number): Promise<() => void> {
+  /** Admits `pixels`; with a slot, the share is recorded there for reclaim(). */
+  async acquire(pixels: number, slot?: number): Promise<() => void> {
     const need = Math.min(Math.max(0, Math.ceil(pixels)), this.total);
     for (;;) {
       const used = Atomics.load(this.cells, 0);
@@ -33,6 +49,10 @@ export class PixelBudget {
         continue;
       }
       await Atomics.waitAsync(this.cells, 0, used, 100).value;
+    }
+    if (slot !== undefined) {
+      Atomics.store(this.cells, 1 + (slot % BUDGET_SLOTS), need);
+      return () => void this.reclaim(slot);
     }
     let released = false;
     return () => {
@@ -43,3 +63,6 @@ export class PixelBudget {
     };
   }
 }
+
+/** Calls are numbered modulo this; a stopped thread is gone long before its number comes round. */
+export const BUDGET_SLOTS = 4096;

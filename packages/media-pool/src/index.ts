@@ -6,7 +6,7 @@ import {
   type TransformSpec,
 } from '@imgkit/media';
 import { Piscina } from 'piscina';
-import { PixelBudget } from './budget.ts';
+import { BUDGET_SLOTS, PixelBudget } from './budget.ts';
 import type { Outcome, Processed, ProcessRequest } from './thread.ts';
 
 export { PixelBudget } from './budget.ts';
@@ -37,6 +37,7 @@ type Input = Buffer | { path: string };
 export class MediaPool {
   private readonly piscina: Piscina;
   private readonly budget: PixelBudget;
+  private nextSlot = 0;
   private readonly options: MediaPoolOptions;
 
   constructor(options: MediaPoolOptions) {
@@ -109,9 +110,18 @@ export class MediaPool {
   private async raw<T>(name: string, arg: unknown): Promise<T> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.options.callTimeoutMs);
+    const slot = this.nextSlot;
+    this.nextSlot = (this.nextSlot + 1) % BUDGET_SLOTS;
     try {
-      return (await this.piscina.run(arg, { name, signal: controller.signal })) as T;
+      return (await this.piscina.run(
+        { ...(arg as object), budgetSlot: slot },
+        { name, signal: controller.signal },
+      )) as T;
     } catch (err) {
+      // A stopped or dead thread never releases its share of the pixel budget: give it back
+      // now, and once more a little later in case the thread was still admitting when stopped.
+      this.budget.reclaim(slot);
+      setTimeout(() => this.budget.reclaim(slot), 1000).unref();
       if (controller.signal.aborted) {
         throw new MediaError(
           'processing_timeout',

@@ -42,11 +42,13 @@ const budget = new PixelBudget(shared.budgetTotal, shared.budgetBuffer);
 /** Runs a decode once its pixels fit the process-wide budget (read from the header first). */
 async function admitted<T>(
   input: Buffer | { path: string },
+  slot: number | undefined,
   fn: (header: Metadata | undefined) => Promise<T>,
 ): Promise<T> {
   const header = await headerOf(input);
   const pixels = header ? pixelsIn(header) : 0;
-  const release = await budget.acquire(Math.min(pixels, shared.maxInputPixels));
+  // Recorded under the call's slot: if this thread is stopped mid-call, the pool gives it back.
+  const release = await budget.acquire(Math.min(pixels, shared.maxInputPixels), slot);
   try {
     return await fn(header);
   } finally {
@@ -107,6 +109,8 @@ export interface ProcessRequest {
   intake?: IntakeRules;
   /** Presets to render from the same bytes: name and width (fit inside, JPEG). */
   variants: { name: string; width: number }[];
+  /** The call's slot in the pixel budget (set by the pool). */
+  budgetSlot?: number;
 }
 
 export interface Processed {
@@ -117,7 +121,7 @@ export interface Processed {
 export function processImage(req: ProcessRequest): Promise<Outcome<Processed>> {
   return guarded(async () => {
     const bytes = asInput(req.bytes) as Buffer;
-    return admitted(bytes, async () => {
+    return admitted(bytes, req.budgetSlot, async () => {
       const extracted = await extractImage(bytes, req.limits, { metadata: req.metadata, intake: req.intake });
       const variants: Processed['variants'] = [];
       if (extracted.format.decodable) {
@@ -135,6 +139,7 @@ export function transform(req: {
   input: Input;
   spec: TransformSpec;
   limits: MediaLimits;
+  budgetSlot?: number;
 }): Promise<Outcome<Rendered>> {
   return guarded(() => {
     const spec = req.spec.watermark?.image
@@ -144,7 +149,9 @@ export function transform(req: {
         }
       : req.spec;
     const input = asInput(req.input);
-    return admitted(input, (header) => transformImage(input, spec, req.limits, header && { header }));
+    return admitted(input, req.budgetSlot, (header) =>
+      transformImage(input, spec, req.limits, header && { header }),
+    );
   });
 }
 
