@@ -228,8 +228,12 @@ interface Kernel {
     out: number,
   ): void;
 }
-const KERNEL_MODULE = new WebAssembly.Module(readFileSync(new URL('./lanczos.wasm', import.meta.url)));
 let kernel: Kernel | undefined;
+/** Compiled on first use, not at import: media threads start as fast as before it existed. */
+function loadKernel(): Kernel {
+  const module = new WebAssembly.Module(readFileSync(new URL('./lanczos.wasm', import.meta.url)));
+  return new WebAssembly.Instance(module).exports as unknown as Kernel;
+}
 
 /** Above this the intermediate rows would not be worth a WebAssembly memory that never shrinks. */
 const KERNEL_MAX_BYTES = 256 * 1024 * 1024;
@@ -269,7 +273,7 @@ export function hashesOfPixels(px: RawPixels): { phash: string; dhash: string } 
   if (px.cmyk || sizes.some(([outW]) => outW === width) || size > KERNEL_MAX_BYTES) {
     return phashAndDhash(toPillowGrey(px), width, height);
   }
-  kernel ??= new WebAssembly.Instance(KERNEL_MODULE).exports as unknown as Kernel;
+  kernel ??= loadKernel();
   const k = kernel;
   const have = k.memory.buffer.byteLength;
   if (size > have) k.memory.grow(Math.ceil((size - have) / 65536));
