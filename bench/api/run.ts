@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -66,7 +67,47 @@ async function startDurable(url: string, accountId: string): Promise<{ child: Ch
   return { child, port: msg.port };
 }
 
-async function load(port: number, connections: number, headers: Record<string, string>) {
+/** Busy CPU time of the whole machine (every process: load generator, server, PostgreSQL), in µs. */
+function machineBusyMicros(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  return ((user + nice + system + irq + softirq + (steal ?? 0)) * 1e6) / 100;
+}
+
+/** CPU time (user + system) of one process, in µs; 0 once it is gone. */
+function processCpuMicros(pid: number | string): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time of every PostgreSQL process on the machine (its backends live for the whole run). */
+function postgresCpuMicros(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += processCpuMicros(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+async function load(
+  server: ChildProcess,
+  port: number,
+  connections: number,
+  headers: Record<string, string>,
+) {
+  const busyBefore = machineBusyMicros();
+  const serverBefore = processCpuMicros(server.pid!);
+  const pgBefore = postgresCpuMicros();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/v1/images`,
     method: 'POST',
@@ -75,8 +116,14 @@ async function load(port: number, connections: number, headers: Record<string, s
     headers: { 'content-type': 'application/json', ...headers },
     body,
   });
+  const n = Math.max(1, result.requests.total);
+  const cpu = {
+    machine: (machineBusyMicros() - busyBefore) / n,
+    server: (processCpuMicros(server.pid!) - serverBefore) / n,
+    postgres: (postgresCpuMicros() - pgBefore) / n,
+  };
   const non2xx = result.non2xx + result.errors;
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx };
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx, cpu };
 }
 
 async function main() {
@@ -102,9 +149,9 @@ async function main() {
   const rows = [];
   for (const connections of [10, 50]) {
     // Interleaved: ours, the durable floor, the bare handler.
-    const ours = await load(api.port, connections, { authorization: `Bearer ${key}` });
-    const floor = await load(durable.port, connections, {});
-    const base = await load(bare.port, connections, {});
+    const ours = await load(api.child, api.port, connections, { authorization: `Bearer ${key}` });
+    const floor = await load(durable.child, durable.port, connections, {});
+    const base = await load(bare.child, bare.port, connections, {});
     const row = (server: string, r: typeof ours, ratios: Record<string, string>) => ({
       server,
       connections,
@@ -112,6 +159,9 @@ async function main() {
       'p50 ms': r.p50,
       'p99 ms': r.p99,
       errors: r.non2xx,
+      'CPU µs/req: all': fmt(r.cpu.machine),
+      'server CPU': fmt(r.cpu.server),
+      'pg CPU': fmt(r.cpu.postgres),
       'ours/durable': '',
       'ours/bare': '',
       ...ratios,

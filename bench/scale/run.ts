@@ -32,7 +32,7 @@ import { createAccount, createApiKey } from '@imgkit/auth';
 import { createPool, type Pool } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
 import { createImage, originalKey } from '@imgkit/images';
-import { Notifier } from '@imgkit/queue';
+import { FairRanks, Notifier } from '@imgkit/queue';
 import { S3BlobStore } from '@imgkit/storage';
 import autocannon from 'autocannon';
 import { startSwiftS3 } from '../../scripts/swift-s3.ts';
@@ -210,12 +210,13 @@ async function photoRun(workers: number, photos: { name: string; bytes: Buffer }
     ),
   );
   const notifier = new Notifier(pool);
+  const ranks = new FairRanks(pool);
   const [seconds, connections] = await withConnectionPeak(pool, dbName, async () => {
     const t0 = performance.now();
     await Promise.all(
       images.map((img) =>
         createImage(
-          { pool, storage: store, notifier, maxAttempts: 5, allowPrivateNetworks: false },
+          { pool, storage: store, notifier, ranks, maxAttempts: 5, allowPrivateNetworks: false },
           {
             id: img.id,
             accountId: account.id,

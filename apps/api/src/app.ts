@@ -3,15 +3,14 @@ import type { RenditionHandlers } from '@imgkit/images';
 import type { Logger } from '@imgkit/log';
 import type { Rendered, TransformSpec } from '@imgkit/media';
 import { Registry } from '@imgkit/metrics';
-import { Notifier } from '@imgkit/queue';
+import { FairRanks, Notifier } from '@imgkit/queue';
 import { reportError } from '@imgkit/runtime';
 import type { BlobStore, DiskCache } from '@imgkit/storage';
 import type { UrlPreset } from '@imgkit/urls';
 import express, { type Express } from 'express';
-import { pinoHttp } from 'pino-http';
+import { accessLog } from './middleware/access-log.ts';
 import { requireApiKey } from './middleware/auth.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
-import { requestIdFor } from './middleware/request-id.ts';
 import { createOpenApiRegistry } from './openapi.ts';
 import { problemErrorHandler, problems } from './problem.ts';
 import { accountRouter } from './routes/account.ts';
@@ -74,17 +73,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', 'loopback');
   app.set('query parser', 'simple');
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: requestIdFor,
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      serializers: {
-        req: (req) => ({ id: req.id, method: req.method, url: req.url }),
-        res: (res) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(accessLog(deps.logger));
   const registry = new Registry();
   const httpDuration = registry.histogram(
     'imgkit_http_request_duration_seconds',
@@ -176,6 +165,7 @@ export function createApp(deps: AppDeps): Express {
       pool: deps.pool,
       storage: deps.storage,
       notifier: new Notifier(deps.pool),
+      ranks: new FairRanks(deps.pool),
       maxAttempts: deps.images.maxAttempts,
       allowPrivateNetworks: deps.allowPrivateNetworks,
       maxUploadBytes: deps.limits.uploadBytes,

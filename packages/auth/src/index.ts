@@ -1,3 +1,3 @@
 export * from './accounts.ts';
 export * from './keys.ts';
-export { countRequest, pruneRateWindows } from './rate-limit.ts';
+export { pruneRateWindows, type RateDecision, RateLimiter, reserveRequests } from './rate-limit.ts';

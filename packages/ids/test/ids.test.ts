@@ -20,3 +20,23 @@ test('ids sort by creation time', async () => {
   assert.ok(Buffer.compare(Buffer.from(a), Buffer.from(b)) < 0);
   assert.ok(idTimestamp(a)! <= idTimestamp(b)!);
 });
+
+test('ids are encoded exactly as the ksuid package encodes them', async () => {
+  const { randomBytes } = await import('node:crypto');
+  const KSUID = (await import('ksuid')).default;
+  const { ksuidString } = await import('@imgkit/ids');
+  const payloads = [
+    Buffer.alloc(16),
+    Buffer.alloc(16, 0xff),
+    ...Array.from({ length: 500 }, () => randomBytes(16)),
+  ];
+  const times = [14e11, Date.now(), 14e11 + (2 ** 32 - 1) * 1000, 1.7e12 + 999];
+  for (const payload of payloads) {
+    for (const time of times) {
+      assert.equal(ksuidString(time, payload), KSUID.fromParts(time, payload).string);
+    }
+  }
+  const ids = new Set(Array.from({ length: 2000 }, () => newId('image')));
+  assert.equal(ids.size, 2000, 'pooled random bytes are never reused');
+  for (const id of ids) assert.ok(isId('image', id));
+});

@@ -9,7 +9,7 @@ import {
   reopen,
   startAttempt,
 } from '@imgkit/lifecycle';
-import { enqueue, insertWithTask, type Notifier } from '@imgkit/queue';
+import { enqueue, type FairRanks, insertWithTask, type Notifier } from '@imgkit/queue';
 import type { BlobStore } from '@imgkit/storage';
 import { type EventType, recordEvent } from '@imgkit/webhooks';
 import { variantsPrefix } from './blob-keys.ts';
@@ -41,6 +41,8 @@ export interface CreateImageDeps {
   storage: BlobStore;
   /** Wakes workers once after a burst of creations (see Notifier). */
   notifier: Notifier;
+  /** This process's reservations of fair ranks (see queue's FairRanks). */
+  ranks: FairRanks;
   maxAttempts: number;
   allowPrivateNetworks: boolean;
 }
@@ -117,7 +119,7 @@ export async function createImage(
           { statement: insertSql, values: insertValues(image) },
           PROCESS_IMAGE,
           { image_id: image.id },
-          { ...task, notify: deps.notifier },
+          { ...task, notify: deps.notifier, ranks: deps.ranks },
         ),
       ),
     inTransaction: async (tx) => {

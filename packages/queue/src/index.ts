@@ -24,6 +24,7 @@ export {
   TaskError,
   toErrorRecord,
 } from './errors.ts';
+export { FairRanks } from './fair-ranks.ts';
 export {
   type ClaimedTask,
   type KindRef,

@@ -4,22 +4,68 @@ import { CHANNEL } from './channel.ts';
 const notify = sql('tasks.notify', `SELECT pg_notify('${CHANNEL}', $1)`);
 
 /**
- * Wakes workers after tasks were committed, coalescing bursts into one NOTIFY:
- * at most one in flight, and one more after it if anything was enqueued meanwhile.
- * NOTIFY inside each writing transaction would take PostgreSQL's notify lock at
- * every commit and serialise the api's writers.
+ * Wakes workers after tasks were committed, with at most one NOTIFY in flight at a time.
+ * NOTIFY inside every writing transaction would take PostgreSQL's notify lock at each commit
+ * and serialise the api's writers; one at a time does not. The NOTIFY rides on a producer's own
+ * insert when it can (`carry`), so a busy api sends hardly any statement of its own:
+ *
+ * - an insert issued while none is in flight carries it; its commit wakes the workers, and
+ *   everything committed before that commit is visible to their claim;
+ * - an insert that committed while one was in flight is covered only by a NOTIFY issued after
+ *   its commit (the one in flight may already have been delivered), so when that one completes
+ *   a wake-up is owed: the next insert issued within `carryWithinMs` carries it, or the owed
+ *   NOTIFY is sent on its own.
  */
 export class Notifier {
   private readonly db: Queryable;
+  private readonly carryWithinMs: number;
   private inFlight = false;
   private again = false;
+  private owed: NodeJS.Timeout | null = null;
 
-  constructor(db: Queryable) {
+  constructor(db: Queryable, options: { carryWithinMs?: number } = {}) {
     this.db = db;
+    this.carryWithinMs = options.carryWithinMs ?? 1;
   }
 
-  /** Call after COMMIT. Never throws: a lost wake-up costs at most one poll interval. */
+  /**
+   * Before issuing an insert that can carry the NOTIFY: true if it must (then call `carried`
+   * when it finished, whatever the outcome).
+   */
+  carry(): boolean {
+    if (this.inFlight) return false;
+    this.inFlight = true;
+    if (this.owed) {
+      clearTimeout(this.owed);
+      this.owed = null;
+    }
+    return true;
+  }
+
+  carried(): void {
+    this.settled();
+  }
+
+  /** Call after COMMIT of an insert that did not carry the NOTIFY. Never throws. */
   wake(): void {
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    this.owe();
+  }
+
+  private owe() {
+    if (this.owed) return;
+    this.owed = setTimeout(() => {
+      this.owed = null;
+      this.send();
+    }, this.carryWithinMs);
+    this.owed.unref();
+  }
+
+  /** A NOTIFY of its own; a lost wake-up costs at most one poll interval, so errors are dropped. */
+  private send() {
     if (this.inFlight) {
       this.again = true;
       return;
@@ -27,12 +73,14 @@ export class Notifier {
     this.inFlight = true;
     query(this.db, notify, [String(Date.now())])
       .catch(() => undefined)
-      .finally(() => {
-        this.inFlight = false;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+      .finally(() => this.settled());
+  }
+
+  private settled() {
+    this.inFlight = false;
+    if (this.again) {
+      this.again = false;
+      this.owe();
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { countRequest } from '@imgkit/auth';
+import { RateLimiter } from '@imgkit/auth';
 import type { Pool } from '@imgkit/db';
 import type { NextFunction, Request, Response } from 'express';
 import { problems } from '../problem.ts';
@@ -6,14 +6,15 @@ import { principalOf } from './auth.ts';
 
 /** RATE_LIMIT_PER_MINUTE per API key, with the RateLimit-* headers; 0 turns it off. */
 export function rateLimit(deps: { pool: Pool; perMinute: number }) {
+  const limiter = new RateLimiter(deps.pool, { perMinute: deps.perMinute });
   return async (_req: Request, res: Response, next: NextFunction) => {
     if (deps.perMinute === 0) return next();
-    const { count, resetSeconds } = await countRequest(deps.pool, principalOf(res).keyId);
+    const { allowed, remaining, resetSeconds } = await limiter.hit(principalOf(res).keyId);
     res.setHeader('RateLimit-Limit', String(deps.perMinute));
-    res.setHeader('RateLimit-Remaining', String(Math.max(0, deps.perMinute - count)));
+    res.setHeader('RateLimit-Remaining', String(remaining));
     res.setHeader('RateLimit-Reset', String(resetSeconds));
     res.setHeader('RateLimit-Policy', `${deps.perMinute};w=60`);
-    if (count > deps.perMinute) throw problems.rateLimited(resetSeconds);
+    if (!allowed) throw problems.rateLimited(resetSeconds);
     next();
   };
 }
