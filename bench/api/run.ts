@@ -3,7 +3,9 @@
  * validation, one statement writing the image and its task, NOTIFY — against the durable floor
  * (an Express handler that writes one same-shaped row into the same table on the same
  * PostgreSQL) and a bare Express handler answering a JSON body of the same size (no I/O), all
- * driven by autocannon at 10 and 50 connections. BENCH_DURATION seconds each (default 10).
+ * driven by autocannon at 10 and 50 connections: BENCH_REPEATS rounds (default 3) of
+ * BENCH_DURATION seconds each (default 10), in rotating order, medians reported, with the CPU
+ * time per request of the machine, the server process and PostgreSQL.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,6 +20,7 @@ import autocannon from 'autocannon';
 import { benchDatabase, benchPostgres, fmt, freePort, table } from '../lib.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const SECRET = 'bench-secret-key-that-is-long-enough-0123456789';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const body = JSON.stringify({ url: 'https://example.com/photos/cat.jpg', passthrough: { post: 42 } });
@@ -144,14 +147,43 @@ async function main() {
   const bare = await startBare(bytes);
   const durable = await startDurable(url, account.id);
   console.log(
-    `# bench/api: POST /v1/images (URL form), ${DURATION} s per run, response ${bytes} bytes; node ${process.version}`,
+    `# bench/api: POST /v1/images (URL form), ${REPEATS} rounds of ${DURATION} s per server, medians; response ${bytes} bytes; node ${process.version}`,
   );
   const rows = [];
+  type Run = Awaited<ReturnType<typeof load>>;
+  const median = (runs: Run[], pick: (r: Run) => number) => {
+    const v = runs.map(pick).sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)];
+  };
+  const summary = (runs: Run[]) => ({
+    rps: median(runs, (r) => r.rps),
+    p50: median(runs, (r) => r.p50),
+    p99: median(runs, (r) => r.p99),
+    non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+    cpu: {
+      machine: median(runs, (r) => r.cpu.machine),
+      server: median(runs, (r) => r.cpu.server),
+      postgres: median(runs, (r) => r.cpu.postgres),
+    },
+  });
   for (const connections of [10, 50]) {
-    // Interleaved: ours, the durable floor, the bare handler.
-    const ours = await load(api.child, api.port, connections, { authorization: `Bearer ${key}` });
-    const floor = await load(durable.child, durable.port, connections, {});
-    const base = await load(bare.child, bare.port, connections, {});
+    // Rounds of the three servers, the order rotated each round, medians reported: a shared VM
+    // drifts by ±15 % over a minute, which one run of each would turn into the ratio.
+    const servers = [
+      { name: 'ours', run: () => load(api.child, api.port, connections, { authorization: `Bearer ${key}` }) },
+      { name: 'floor', run: () => load(durable.child, durable.port, connections, {}) },
+      { name: 'bare', run: () => load(bare.child, bare.port, connections, {}) },
+    ];
+    const runs: Record<string, Run[]> = { ours: [], floor: [], bare: [] };
+    for (let round = 0; round < REPEATS; round++) {
+      for (let i = 0; i < servers.length; i++) {
+        const s = servers[(i + round) % servers.length];
+        runs[s.name].push(await s.run());
+      }
+    }
+    const ours = summary(runs.ours);
+    const floor = summary(runs.floor);
+    const base = summary(runs.bare);
     const row = (server: string, r: typeof ours, ratios: Record<string, string>) => ({
       server,
       connections,
@@ -174,6 +206,8 @@ async function main() {
       row('durable floor (1 INSERT)', floor, {}),
       row('bare express (no I/O)', base, {}),
     );
+    const perRound = runs.ours.map((r, i) => fmt(r.rps / runs.floor[i].rps, 2)).join(' ');
+    console.log(`# ${connections} connections: ours/durable per round: ${perRound}`);
   }
   console.log(table(rows));
   const created = await pool.query(

@@ -91,10 +91,6 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
-  app.use(healthRouter({ pool: deps.pool, storage: deps.storage, isShuttingDown: deps.isShuttingDown }));
-  app.use(metricsRouter({ pool: deps.pool, registry }));
-  app.use(docsRouter(createOpenApiRegistry()));
-  app.use(consoleRouter());
   const signed = deps.signedUrls
     ? signedImagesRouter({
         pool: deps.pool,
@@ -196,6 +192,13 @@ export function createApp(deps: AppDeps): Express {
       deliveryMaxAttempts: deps.webhooks.deliveryMaxAttempts,
     }),
   );
+
+  // Everything outside /v1 comes after it: the API's requests are the many, and each layer
+  // in front of them is one more match per request.
+  app.use(healthRouter({ pool: deps.pool, storage: deps.storage, isShuttingDown: deps.isShuttingDown }));
+  app.use(metricsRouter({ pool: deps.pool, registry }));
+  app.use(docsRouter(createOpenApiRegistry()));
+  app.use(consoleRouter());
 
   app.use((req, _res, next) => next(problems.notFound(`No route ${req.method} ${req.path}.`)));
   app.use(problemErrorHandler(onError));

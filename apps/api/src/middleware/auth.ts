@@ -23,7 +23,20 @@ export function requireApiKey(deps: {
 }) {
   const cacheMs = deps.cacheMs ?? 5000;
   const cache = new Map<string, { principal: Principal; until: number }>();
-  return async (req: Request, res: Response, next: NextFunction) => {
+  const lookUp = async (key: string, res: Response, next: NextFunction) => {
+    const result = await authenticateApiKey(deps.pool, deps.secretKey, key);
+    if (!result.ok) throw problems.unauthorized(REASONS[result.reason]);
+    res.locals.principal = result.principal;
+    if (cacheMs > 0) {
+      if (cache.size >= 10_000) cache.clear();
+      cache.set(key, { principal: result.principal, until: Date.now() + cacheMs });
+    }
+    // Not awaited: a bookkeeping write must not slow or fail the request.
+    touchApiKey(deps.pool, result.principal.keyId).catch(deps.onError);
+    next();
+  };
+  // Not an async function: a remembered key is answered without a promise.
+  return (req: Request, res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) {
@@ -37,16 +50,7 @@ export function requireApiKey(deps: {
       res.locals.principal = hit.principal;
       return next();
     }
-    const result = await authenticateApiKey(deps.pool, deps.secretKey, key);
-    if (!result.ok) throw problems.unauthorized(REASONS[result.reason]);
-    res.locals.principal = result.principal;
-    if (cacheMs > 0) {
-      if (cache.size >= 10_000) cache.clear();
-      cache.set(key, { principal: result.principal, until: Date.now() + cacheMs });
-    }
-    // Not awaited: a bookkeeping write must not slow or fail the request.
-    touchApiKey(deps.pool, result.principal.keyId).catch(deps.onError);
-    next();
+    return lookUp(key, res, next);
   };
 }
 
