@@ -46,7 +46,11 @@ export async function startApi(
 ): Promise<TestApi> {
   const blobRoot = overrides.blobRoot ?? (await mkdtemp(path.join(tmpdir(), 'imgkit-blobs-')));
   const storage = overrides.storage ?? new LocalBlobStore(blobRoot);
-  const cache = new DiskCache(await mkdtemp(path.join(tmpdir(), 'imgkit-cache-')), 64 * 1024 * 1024);
+  // With the memory tier, as the api runs by default.
+  const cache = new DiskCache(await mkdtemp(path.join(tmpdir(), 'imgkit-cache-')), 64 * 1024 * 1024, {
+    maxBytes: 8 * 1024 * 1024,
+    maxItemBytes: 256 * 1024,
+  });
   await cache.init();
   const renders = { count: 0 };
   // As in production: signed-URL renders run in the media pool's threads.

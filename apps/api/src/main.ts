@@ -33,7 +33,10 @@ async function main() {
       ),
   });
   const storage = await createBlobStore(config);
-  const cache = new DiskCache(path.join(config.dataDir, 'cache'), config.CACHE_MAX_BYTES);
+  const cache = new DiskCache(path.join(config.dataDir, 'cache'), config.CACHE_MAX_BYTES, {
+    maxBytes: config.CACHE_MEMORY_MAX_BYTES,
+    maxItemBytes: Math.min(256 * 1024, config.CACHE_MEMORY_MAX_BYTES),
+  });
   await cache.init();
   let shuttingDown = false;
   let renditions: Listener | undefined;

@@ -82,6 +82,8 @@ export const envSchema = z.object({
       Object.fromEntries(s.split(',').map((p) => [p.split(':')[0], Number(p.split(':')[1])])),
     ),
   CACHE_MAX_BYTES: int(0).default(1024 * 1024 * 1024),
+  // Of which the most recently used small renderings (up to 256 KiB each) are also in memory.
+  CACHE_MEMORY_MAX_BYTES: int(0).default(32 * 1024 * 1024),
   // Named presets for signed URLs (`p:name`): JSON in the variable or in a file (not both).
   // Without either, each VARIANT_PRESETS size is a preset of that width.
   SIGNED_URLS_PRESETS: optionalString,

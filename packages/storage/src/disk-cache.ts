@@ -1,12 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+
+/** How much of the cache is also kept in memory (small entries only). */
+export interface MemoryTier {
+  maxBytes: number;
+  /** Larger entries are served from disk only. */
+  maxItemBytes: number;
+}
 
 /**
  * Rendered images on local disk under a size bound, evicted least recently
  * used first. Writes are temp file + rename, so a crash mid-write leaves no
  * half file; the index is rebuilt from the directory at start, so the cache
  * survives restarts.
+ *
+ * Optionally the most recently used small entries are also kept in memory: a thumbnail is a
+ * few kilobytes, and serving it from a file costs an open, two reads and a close on libuv's
+ * thread pool — each a hand-off between threads — which was most of a cache hit's time.
  */
 export class DiskCache {
   readonly dir: string;
@@ -14,10 +25,15 @@ export class DiskCache {
   /** Insertion order is recency order: the first entry is the least recently used. */
   private readonly entries = new Map<string, number>();
   private total = 0;
+  private readonly memory: MemoryTier;
+  /** The in-memory copies, least recently used first. */
+  private readonly hot = new Map<string, Buffer>();
+  private hotTotal = 0;
 
-  constructor(dir: string, maxBytes: number) {
+  constructor(dir: string, maxBytes: number, memory: MemoryTier = { maxBytes: 0, maxItemBytes: 0 }) {
     this.dir = path.resolve(dir);
     this.maxBytes = maxBytes;
+    this.memory = memory;
   }
 
   async init(): Promise<void> {
@@ -38,13 +54,48 @@ export class DiskCache {
     return path.join(this.dir, key.slice(0, 2), key);
   }
 
-  /** The cached file's path and size, marked as just used; undefined on a miss. */
-  get(key: string): { path: string; size: number } | undefined {
+  /**
+   * The cached file's path and size, and its bytes when they are in memory, marked as just used;
+   * undefined on a miss.
+   */
+  get(key: string): { path: string; size: number; data?: Buffer } | undefined {
     const size = this.entries.get(key);
     if (size === undefined) return undefined;
     this.entries.delete(key);
     this.entries.set(key, size);
-    return { path: this.pathOf(key), size };
+    const data = this.hot.get(key);
+    if (data) {
+      this.hot.delete(key);
+      this.hot.set(key, data);
+    }
+    return { path: this.pathOf(key), size, data };
+  }
+
+  /** Keeps a copy of an entry's bytes in memory (e.g. after reading it from disk) if it is small. */
+  keepInMemory(key: string, data: Buffer): void {
+    if (!this.entries.has(key) || data.length > this.memory.maxItemBytes) return;
+    this.dropHot(key);
+    this.hot.set(key, data);
+    this.hotTotal += data.length;
+    for (const [k] of this.hot) {
+      if (this.hotTotal <= this.memory.maxBytes) break;
+      this.dropHot(k);
+    }
+  }
+
+  /**
+   * The bytes of an entry small enough for memory, read from disk and kept in memory;
+   * undefined for a large entry or one whose file is gone (then forgotten).
+   */
+  async readSmall(key: string, entry: { path: string; size: number }): Promise<Buffer | undefined> {
+    if (entry.size > this.memory.maxItemBytes) return undefined;
+    const data = await readFile(entry.path).catch(() => undefined);
+    if (!data) {
+      this.forget(key);
+      return undefined;
+    }
+    this.keepInMemory(key, data);
+    return data;
   }
 
   async put(key: string, data: Uint8Array): Promise<void> {
@@ -56,15 +107,31 @@ export class DiskCache {
     await mkdir(path.dirname(this.pathOf(key)), { recursive: true });
     await rename(tmp, this.pathOf(key));
     this.remember(key, data.length);
+    // A view into a larger buffer would keep all of it alive: such bytes are copied.
+    const whole = Buffer.isBuffer(data) && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+    if (data.length <= this.memory.maxItemBytes) this.keepInMemory(key, whole ? data : Buffer.from(data));
     await this.evict();
   }
 
   /** A cached file vanished under us (e.g. deleted by an operator): forget it. */
   forget(key: string): void {
+    this.dropHot(key);
     const size = this.entries.get(key);
     if (size === undefined) return;
     this.entries.delete(key);
     this.total -= size;
+  }
+
+  private dropHot(key: string): void {
+    const data = this.hot.get(key);
+    if (!data) return;
+    this.hot.delete(key);
+    this.hotTotal -= data.length;
+  }
+
+  /** Bytes held in memory. */
+  get memoryBytes(): number {
+    return this.hotTotal;
   }
 
   /** Drops the entry and its file (the blob was deleted). */

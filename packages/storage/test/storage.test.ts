@@ -65,3 +65,35 @@ test('disk cache: least recently used goes first, and the index survives a resta
   await again.init();
   assert.ok(again.get(key(1)) && again.get(key(3)));
 });
+
+test('disk cache memory tier: small entries served from memory within its budget, dropped with the entry', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'imgkit-cache-mem-'));
+  const key = (n: number) => `${String(n).padStart(2, '0')}${'ab'.repeat(19)}`;
+  const cache = new DiskCache(dir, 10_000, { maxBytes: 250, maxItemBytes: 120 });
+  await cache.init();
+  await cache.put(key(1), Buffer.alloc(100, 1));
+  await cache.put(key(2), Buffer.alloc(200, 2)); // on disk only: larger than an item may be
+  assert.deepEqual(cache.get(key(1))?.data, Buffer.alloc(100, 1));
+  assert.equal(cache.get(key(2))?.data, undefined);
+  assert.equal(cache.get(key(2))?.size, 200);
+  await cache.put(key(3), Buffer.alloc(100, 3));
+  await cache.put(key(4), Buffer.alloc(100, 4)); // 300 > 250: the least recently used copy goes
+  assert.equal(cache.memoryBytes, 200);
+  assert.equal(cache.get(key(1))?.data, undefined, 'pushed out of memory, still on disk');
+  assert.ok(cache.get(key(1)));
+  // Read back from disk once, then from memory.
+  const entry = cache.get(key(1))!;
+  assert.deepEqual(await cache.readSmall(key(1), entry), Buffer.alloc(100, 1));
+  assert.deepEqual(cache.get(key(1))?.data, Buffer.alloc(100, 1));
+  assert.equal(await cache.readSmall(key(2), cache.get(key(2))!), undefined, 'too large for memory');
+  // Removing an entry (purge, delete) drops its copy in memory too.
+  await cache.removePrefix(key(1).slice(0, 2));
+  assert.equal(cache.get(key(1)), undefined);
+  assert.ok(cache.memoryBytes <= 200);
+  // After a restart entries are on disk only until read.
+  const again = new DiskCache(dir, 10_000, { maxBytes: 250, maxItemBytes: 120 });
+  await again.init();
+  assert.equal(again.get(key(3))?.data, undefined);
+  assert.deepEqual(await again.readSmall(key(3), again.get(key(3))!), Buffer.alloc(100, 3));
+  assert.equal(again.memoryBytes, 100);
+});

@@ -150,6 +150,16 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
       res.setHeader('Content-Type', `image/${format}`);
       res.setHeader('Content-Length', String(cached.size));
       res.setHeader('X-Cache', 'HIT');
+      if (cached.data) {
+        res.end(cached.data);
+        return;
+      }
+      // On disk only (after a restart, or pushed out of memory): read once, kept in memory if small.
+      const data = await deps.cache.readSmall(cacheKey, cached);
+      if (data) {
+        res.end(data);
+        return;
+      }
       const stream = createReadStream(cached.path);
       stream.on('error', () => {
         deps.cache.forget(cacheKey);
