@@ -33,7 +33,7 @@ import { createPool, type Pool } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
 import { createImage, originalKey } from '@imgkit/images';
 import { FairRanks, Notifier } from '@imgkit/queue';
-import { S3BlobStore } from '@imgkit/storage';
+import { S3BlobStore } from '@imgkit/storage/s3';
 import autocannon from 'autocannon';
 import { startSwiftS3 } from '../../scripts/swift-s3.ts';
 import { benchDatabase, benchPostgres, fmt, freePort, percentile, table } from '../lib.ts';

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { LocalBlobStore, S3BlobStore } from '@imgkit/storage';
+import { LocalBlobStore } from '@imgkit/storage';
+import { S3BlobStore } from '@imgkit/storage/s3';
 import { TEST_SECRET } from '../../../test/helpers/api.ts';
 import { freshBucket, s3Env, s3ServerForTests } from '../../../test/helpers/s3.ts';
 

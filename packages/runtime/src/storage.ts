@@ -1,13 +1,6 @@
 import path from 'node:path';
 import type { Config } from '@imgkit/config';
-import {
-  type BlobStore,
-  CachedBlobStore,
-  DiskCache,
-  LocalBlobStore,
-  S3BlobStore,
-  type S3Settings,
-} from '@imgkit/storage';
+import { type BlobStore, CachedBlobStore, DiskCache, LocalBlobStore, type S3Settings } from '@imgkit/storage';
 
 /** Blobs read many times and never changed: worth a copy on each machine's disk. */
 export function isCacheableBlob(key: string): boolean {
@@ -25,6 +18,7 @@ export async function createBlobStore(config: Config): Promise<BlobStore> {
     await store.sweepTemp();
     return store;
   }
+  const { S3BlobStore } = await import('@imgkit/storage/s3');
   const s3 = new S3BlobStore(s3Settings(config));
   const cache = new DiskCache(path.join(config.dataDir, 'originals-cache'), config.ORIGINALS_CACHE_MAX_BYTES);
   await cache.init();

@@ -108,7 +108,8 @@ export class DiskCache {
     await rename(tmp, this.pathOf(key));
     this.remember(key, data.length);
     // A view into a larger buffer would keep all of it alive: such bytes are copied.
-    const whole = Buffer.isBuffer(data) && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+    const whole =
+      Buffer.isBuffer(data) && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
     if (data.length <= this.memory.maxItemBytes) this.keepInMemory(key, whole ? data : Buffer.from(data));
     await this.evict();
   }

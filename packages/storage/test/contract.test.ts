@@ -18,9 +18,9 @@ import {
   CachedBlobStore,
   DiskCache,
   LocalBlobStore,
-  S3BlobStore,
   StorageUnavailableError,
 } from '@imgkit/storage';
+import { S3BlobStore } from '@imgkit/storage/s3';
 import { freshBucket, s3ServerForTests } from '../../../test/helpers/s3.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

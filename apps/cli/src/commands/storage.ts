@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { loadConfigOrExit, s3Settings } from '@imgkit/runtime';
-import { type CopyProgress, copyBlobs, LocalBlobStore, S3BlobStore } from '@imgkit/storage';
+import { type CopyProgress, copyBlobs, LocalBlobStore } from '@imgkit/storage';
+import { S3BlobStore } from '@imgkit/storage/s3';
 import { CliError, type Output } from '../output.ts';
 
 /**
