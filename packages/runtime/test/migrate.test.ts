@@ -67,6 +67,7 @@ test('a database made before the queue owned its migrations is adopted', async (
     '0005_claim_join_plan',
     '0006_account_tasks_index',
     '0007_fair_rank_apart',
+    '0008_fair_rank_blocks',
   ]);
   assert.deepEqual(await migrateDatabase(url), []);
 });
