@@ -101,11 +101,16 @@ export class DiskCache {
   async put(key: string, data: Uint8Array): Promise<void> {
     if (this.maxBytes === 0 || data.length > this.maxBytes) return;
     const tmpDir = path.join(this.dir, '.tmp');
-    await mkdir(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, randomBytes(8).toString('hex'));
-    await writeFile(tmp, data);
-    await mkdir(path.dirname(this.pathOf(key)), { recursive: true });
-    await rename(tmp, this.pathOf(key));
+    try {
+      await this.write(tmp, data);
+    } catch (err) {
+      // A directory made earlier was removed under us (an operator emptied the cache): again.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.made.clear();
+      await this.write(tmp, data);
+    }
+    await this.rename(tmp, this.pathOf(key));
     this.remember(key, data.length);
     // A view into a larger buffer would keep all of it alive: such bytes are copied.
     const whole =
@@ -128,6 +133,32 @@ export class DiskCache {
     if (!data) return;
     this.hot.delete(key);
     this.hotTotal -= data.length;
+  }
+
+  /** Directories known to exist: each put would otherwise make its two again (thread-pool round trips). */
+  private readonly made = new Set<string>();
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.made.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.made.add(dir);
+  }
+
+  private async write(file: string, data: Uint8Array): Promise<void> {
+    await this.ensureDir(path.dirname(file));
+    await writeFile(file, data);
+  }
+
+  private async rename(from: string, to: string): Promise<void> {
+    await this.ensureDir(path.dirname(to));
+    try {
+      await rename(from, to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.made.clear();
+      await this.ensureDir(path.dirname(to));
+      await rename(from, to);
+    }
   }
 
   /** Bytes held in memory. */

@@ -97,3 +97,18 @@ test('disk cache memory tier: small entries served from memory within its budget
   assert.deepEqual(await again.readSmall(key(3), again.get(key(3))!), Buffer.alloc(100, 3));
   assert.equal(again.memoryBytes, 100);
 });
+
+test('disk cache: a put after the cache directory was emptied under it makes its directories again', async () => {
+  const { rm } = await import('node:fs/promises');
+  const dir = await mkdtemp(path.join(tmpdir(), 'imgkit-cache-rm-'));
+  const cache = new DiskCache(dir, 10_000);
+  await cache.init();
+  const key = (n: number) => `${String(n).padStart(2, '0')}${'cd'.repeat(19)}`;
+  await cache.put(key(1), Buffer.alloc(10, 1));
+  await rm(dir, { recursive: true, force: true });
+  await cache.put(key(1), Buffer.alloc(10, 2));
+  await cache.put(key(2), Buffer.alloc(10, 3));
+  const { readFile } = await import('node:fs/promises');
+  assert.deepEqual(await readFile(cache.get(key(1))!.path), Buffer.alloc(10, 2));
+  assert.deepEqual(await readFile(cache.get(key(2))!.path), Buffer.alloc(10, 3));
+});
