@@ -41,7 +41,7 @@ async function main() {
   let shuttingDown = false;
   let renditions: Listener | undefined;
   // Signed-URL renders decode untrusted originals: in the media pool, not on this event loop.
-  const media = createMediaPool(config);
+  const media = createMediaPool({ ...config, MEDIA_THREADS: config.API_MEDIA_THREADS });
   const fetcher = new SafeFetcher({ allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS });
   const app = createApp({
     pool,

@@ -116,6 +116,10 @@ export const envSchema = z.object({
   // across the process (the memory bound: ~3-4 bytes per pixel while decoding), and the
   // wall-clock deadline of one call.
   MEDIA_THREADS: int(1, 256).default(Math.max(4, availableParallelism())),
+  // The api's pool only renders signed URLs (libvips does that work on libuv's thread pool, four
+  // threads) and inspects uploads; each thread is ~33 MB of memory (its own V8 heap, TypeScript
+  // loader and modules), and more than the cores measured no faster (bench/README.md).
+  API_MEDIA_THREADS: int(1, 256).default(Math.min(4, Math.max(2, availableParallelism()))),
   MEDIA_THREAD_HEAP_MB: int(32, 16_384).default(512),
   MEDIA_PIXEL_BUDGET: int(1).default(200_000_000),
   MEDIA_CALL_TIMEOUT_MS: int(1000, 3_600_000).default(90_000),

@@ -165,6 +165,82 @@ function withTaskStatement(subject: NamedQuery, n: number, notifying: boolean): 
   return statement;
 }
 
+/**
+ * insertWithTask for many rows in one statement: `rows.statement` is the producer's multi-row
+ * `INSERT … SELECT … FROM unnest($1, …) RETURNING …` (returning an `id` column), and each
+ * row's task works on the row whose `id` is `subjectIds[i]`. Atomic as one statement: all rows
+ * and their tasks, or none. On the pool only (the ranks are taken beforehand, as above).
+ * Results come back in the order of `subjectIds`.
+ */
+export async function insertManyWithTasks<R extends { id: string }, P>(
+  db: Queryable,
+  rows: { statement: NamedQuery; values: unknown[] },
+  kind: KindRef<P>,
+  tasks: { subjectId: string; payload: P; fairKey?: string }[],
+  options: Pick<EnqueueOptions, 'maxAttempts' | 'notify'> & { ranks?: FairRanks } = {},
+): Promise<(R & { task_id: string })[]> {
+  const ranks = await Promise.all(
+    tasks.map(async (t) =>
+      t.fairKey
+        ? options.ranks
+          ? await options.ranks.next(t.fairKey)
+          : ((await queryOne<{ rank: string }>(db, fairRankSql, [t.fairKey]))?.rank ?? null)
+        : null,
+    ),
+  );
+  const policy = options.notify ?? 'on-commit';
+  const carrying = typeof policy === 'object' && policy.carry();
+  try {
+    const result = await query<R & { task_id: string }>(
+      db,
+      manyWithTasksStatement(rows.statement, rows.values.length, policy === 'on-commit' || carrying),
+      [
+        ...rows.values,
+        tasks.map(() => newId('task')),
+        kindName(kind),
+        tasks.map((t) => JSON.stringify(t.payload ?? {})),
+        options.maxAttempts ?? 10,
+        tasks.map((t) => t.subjectId),
+        tasks.map((t) => t.fairKey ?? null),
+        ranks,
+      ],
+    );
+    if (typeof policy === 'object' && !carrying) policy.wake();
+    const byId = new Map(result.map((r) => [r.id, r]));
+    return tasks.map((t) => byId.get(t.subjectId)!);
+  } finally {
+    if (carrying) policy.carried();
+  }
+}
+
+function manyWithTasksStatement(subject: NamedQuery, n: number, notifying: boolean): NamedQuery {
+  const name = `${subject.name}+tasks${notifying ? '+notify' : ''}`;
+  let statement = withTaskStatements.get(name);
+  if (!statement) {
+    const notifyColumn = notifying
+      ? `, pg_notify('${CHANNEL}', (extract(epoch FROM now()) * 1000)::bigint::text)`
+      : '';
+    statement = sql(
+      name,
+      `WITH subject AS (${subject.text}),
+       task AS (
+         INSERT INTO tasks (id, kind, payload, max_attempts, subject_id, fair_key, fair_rank)
+         SELECT t.id, $${n + 2}, t.payload::jsonb, $${n + 4}, t.subject_id, t.fair_key,
+                coalesce(t.rank, CASE WHEN t.fair_key IS NULL THEN imgkit_head_rank()
+                                      ELSE imgkit_fair_rank(t.fair_key) END)
+         FROM unnest($${n + 1}::text[], $${n + 3}::text[], $${n + 5}::text[], $${n + 6}::text[], $${n + 7}::bigint[])
+                AS t(id, payload, subject_id, fair_key, rank)
+         JOIN subject ON subject.id = t.subject_id
+         RETURNING id, subject_id
+       )
+       SELECT subject.*, task.id AS task_id${notifyColumn}
+       FROM subject JOIN task ON task.subject_id = subject.id`,
+    );
+    withTaskStatements.set(name, statement);
+  }
+  return statement;
+}
+
 const cancelForSubject = sql(
   'tasks.cancel_for_subject',
   `DELETE FROM tasks WHERE subject_id = $1 AND status = 'pending'`,

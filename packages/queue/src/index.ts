@@ -8,6 +8,7 @@ export {
   enqueue,
   type FailedTask,
   failedTasksFor,
+  insertManyWithTasks,
   insertWithTask,
   type NotifyPolicy,
   queueDepth,
