@@ -110,6 +110,7 @@ export async function insertWithTask<R extends object, P>(
   const policy = options.notify ?? 'on-commit';
   // A Notifier's NOTIFY rides on this statement when none is in flight (see Notifier.carry).
   const carrying = typeof policy === 'object' && policy.carry();
+  let committed = false;
   try {
     const [result] = await query<R & { task_id: string }>(
       db,
@@ -125,10 +126,11 @@ export async function insertWithTask<R extends object, P>(
         rank,
       ],
     );
+    committed = true;
     if (typeof policy === 'object' && !carrying) policy.wake();
     return result;
   } finally {
-    if (carrying) policy.carried();
+    if (carrying) policy.carried(committed);
   }
 }
 
@@ -190,6 +192,7 @@ export async function insertManyWithTasks<R extends { id: string }, P>(
   );
   const policy = options.notify ?? 'on-commit';
   const carrying = typeof policy === 'object' && policy.carry();
+  let committed = false;
   try {
     const result = await query<R & { task_id: string }>(
       db,
@@ -205,11 +208,12 @@ export async function insertManyWithTasks<R extends { id: string }, P>(
         ranks,
       ],
     );
+    committed = true;
     if (typeof policy === 'object' && !carrying) policy.wake();
     const byId = new Map(result.map((r) => [r.id, r]));
     return tasks.map((t) => byId.get(t.subjectId)!);
   } finally {
-    if (carrying) policy.carried();
+    if (carrying) policy.carried(committed);
   }
 }
 

@@ -42,8 +42,11 @@ export class Notifier {
     return true;
   }
 
-  carried(): void {
+  /** The carrying insert finished; `committed` false if it failed (its NOTIFY was never sent). */
+  carried(committed: boolean): void {
     this.settled();
+    // A wake-up owed before it was handed to this insert, and the insert rolled back: still owed.
+    if (!committed) this.owe();
   }
 
   /** Call after COMMIT of an insert that did not carry the NOTIFY. Never throws. */

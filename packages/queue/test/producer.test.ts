@@ -134,3 +134,21 @@ test('Notifier: inserts carry the wake-up; bursts with pauses lose none; under l
     await worker.stop();
   }
 });
+
+test('Notifier: a wake-up handed to an insert that then rolls back is still sent', async () => {
+  const { db: dbq, sent } = counting();
+  const notifier = new Notifier(dbq);
+  notifier.wake(); // a task committed: a NOTIFY is owed
+  assert.ok(notifier.carry(), 'the next insert takes the owed NOTIFY');
+  notifier.carried(false); // … and fails: nothing was notified
+  await eventually(
+    async () => (sent.get('tasks.notify') ?? 0) === 1,
+    'the owed NOTIFY sent on its own',
+    5000,
+  );
+  const before = sent.get('tasks.notify');
+  assert.ok(notifier.carry());
+  notifier.carried(true); // committed: its own NOTIFY covered everything, nothing more to send
+  await sleep(50);
+  assert.equal(sent.get('tasks.notify'), before);
+});
