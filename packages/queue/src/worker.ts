@@ -130,6 +130,8 @@ export class Worker {
 
   async start(): Promise<void> {
     await this.listener?.start();
+    // Stopped while the listener connected: no timers, or they would outlive stop().
+    if (this.stopping) return;
     const { pollIntervalMs, leaseMs } = this.opts;
     this.timers.push(
       setInterval(() => this.poll(), pollIntervalMs),
