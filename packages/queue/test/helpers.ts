@@ -1,3 +1,4 @@
+import { after } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from '@imgkit/db';
 import { type QueueLogger, type TaskKindDefinition, Worker, type WorkerOptions } from '@imgkit/queue';
@@ -10,13 +11,20 @@ export const silentLogger: QueueLogger = {
   child: () => silentLogger,
 };
 
+// A test that fails before it stops its worker would leave the worker's timers and connections
+// behind and the file would never exit: whatever is still running is stopped after the file.
+const made = new Set<Worker>();
+after(async () => {
+  await Promise.all([...made].map((w) => w.stop(0)));
+});
+
 export function makeWorker(
   pool: Pool,
   url: string,
   kinds: TaskKindDefinition[],
   opts: Partial<WorkerOptions> = {},
 ) {
-  return new Worker({
+  const worker = new Worker({
     pool,
     listenConnectionString: url,
     concurrency: 4,
@@ -26,6 +34,8 @@ export function makeWorker(
     kinds,
     ...opts,
   });
+  made.add(worker);
+  return worker;
 }
 
 /** Polls `check` until it returns true; the limit only bounds a broken test, nothing asserts on time. */
