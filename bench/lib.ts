@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { embeddedUrl, freePort, startEmbeddedPostgres } from '@imgkit/db';
@@ -32,17 +33,29 @@ export async function benchDatabase(adminUrl: string, migrated = true): Promise<
   return url.toString();
 }
 
-/** CPU time (ms) used so far by every process whose name is `postgres` (the server and its backends). */
-export async function postgresCpuMs(): Promise<number> {
-  const ticks = 100; // USER_HZ on Linux
+/** CPU time (user + system) of one process and all its threads, in ms; 0 once it is gone. */
+export function processCpuMs(pid: number | string): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the command name (which may itself hold ") "): state is the first field, so
+    // utime and stime (fields 14 and 15 of proc(5)) are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (ms) of every PostgreSQL process on the machine (the server and its backends). */
+export function postgresCpuMs(): number {
   let total = 0;
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+  for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    const m = /^\d+ \((.*)\) \S+ (.*)$/.exec(stat);
-    if (!m?.[1].startsWith('postgres')) continue;
-    const fields = m[2].split(' ');
-    total += ((Number(fields[10]) + Number(fields[11])) * 1000) / ticks;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += processCpuMs(pid);
+    } catch {
+      // exited meanwhile
+    }
   }
   return total;
 }

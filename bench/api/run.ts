@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createAccount, createApiKey } from '@imgkit/auth';
 import { createPool } from '@imgkit/db';
 import autocannon from 'autocannon';
-import { benchDatabase, benchPostgres, fmt, freePort, table } from '../lib.ts';
+import { benchDatabase, benchPostgres, fmt, freePort, postgresCpuMs, processCpuMs, table } from '../lib.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -77,31 +77,6 @@ function machineBusyMicros(): number {
   return ((user + nice + system + irq + softirq + (steal ?? 0)) * 1e6) / 100;
 }
 
-/** CPU time (user + system) of one process, in µs; 0 once it is gone. */
-function processCpuMicros(pid: number | string): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU time of every PostgreSQL process on the machine (its backends live for the whole run). */
-function postgresCpuMicros(): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += processCpuMicros(pid);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return total;
-}
-
 async function load(
   server: ChildProcess,
   port: number,
@@ -109,8 +84,8 @@ async function load(
   headers: Record<string, string>,
 ) {
   const busyBefore = machineBusyMicros();
-  const serverBefore = processCpuMicros(server.pid!);
-  const pgBefore = postgresCpuMicros();
+  const serverBefore = 1000 * processCpuMs(server.pid!);
+  const pgBefore = 1000 * postgresCpuMs();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/v1/images`,
     method: 'POST',
@@ -122,8 +97,8 @@ async function load(
   const n = Math.max(1, result.requests.total);
   const cpu = {
     machine: (machineBusyMicros() - busyBefore) / n,
-    server: (processCpuMicros(server.pid!) - serverBefore) / n,
-    postgres: (postgresCpuMicros() - pgBefore) / n,
+    server: (1000 * processCpuMs(server.pid!) - serverBefore) / n,
+    postgres: (1000 * postgresCpuMs() - pgBefore) / n,
   };
   const non2xx = result.non2xx + result.errors;
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx, cpu };

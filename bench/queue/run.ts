@@ -71,9 +71,9 @@ async function queued(adminUrl: string, contender: string, analyse: boolean): Pr
 
 async function drain(adminUrl: string, contender: string, analyse: boolean) {
   const url = await queued(adminUrl, contender, analyse);
-  const pg0 = await postgresCpuMs();
+  const pg0 = postgresCpuMs();
   const r = (await child([contender, 'drain', url, String(N)])) as { seconds: number; cpuMs: number };
-  const pgMs = (await postgresCpuMs()) - pg0;
+  const pgMs = postgresCpuMs() - pg0;
   return { jobsPerSec: N / r.seconds, cpuUsPerJob: ((r.cpuMs + pgMs) * 1000) / N };
 }
 

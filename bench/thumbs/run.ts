@@ -4,12 +4,14 @@
  *   (a) our signed route, cold (every URL distinct)   (b) sharp called directly, same concurrency
  *   (c) ipx serving the same files                    (d) our route warm (disk-cache hits)
  *   vs express.static serving the same bytes.
- * Prints req/s, p99 and peak RSS of each server process, and the ratios.
- * BENCH_DURATION seconds per phase (default 10), BENCH_FILES (default 8).
+ * Every contender is warmed up the same way first (URLs outside the measured set). Rounds in
+ * rotating order; prints the medians of req/s, p99 and peak RSS of each server process, and
+ * the ratios. BENCH_DURATION seconds per phase (default 10), BENCH_FILES (default 8),
+ * BENCH_REPEATS rounds (default 3).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,11 +21,21 @@ import { newId } from '@imgkit/ids';
 import { LocalBlobStore } from '@imgkit/storage';
 import { signPath } from '@imgkit/urls';
 import autocannon from 'autocannon';
-import { benchDatabase, benchPostgres, fmt, freePort, percentile, table } from '../lib.ts';
+import {
+  benchDatabase,
+  benchPostgres,
+  fmt,
+  freePort,
+  median,
+  percentile,
+  processCpuMs,
+  table,
+} from '../lib.ts';
 import { generatedPhotos } from '../photos.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 10;
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const SECRET = 'bench-secret-key-that-is-long-enough-0123456789';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const servers = path.join(root, 'bench/thumbs/servers.ts');
@@ -42,15 +54,39 @@ async function forked(args: string[], env: NodeJS.ProcessEnv = {}, entry = serve
   return { child, port: msg.port };
 }
 
-async function hammer(port: number, paths: string[]) {
+/**
+ * Every server contender gets the same warm-up before it is measured: its threads started,
+ * its modules loaded and its code compiled, as in a server that has run for a minute. The
+ * warm-up URLs are outside the measured set, so the cold phases stay cold.
+ */
+async function warmUp(port: number, paths: string[]) {
+  for (let k = 0; k < paths.length; k += CONNECTIONS) {
+    await Promise.all(
+      paths.slice(k, k + CONNECTIONS).map(async (p) => {
+        const res = await fetch(`http://127.0.0.1:${port}${p}`);
+        await res.arrayBuffer();
+      }),
+    );
+  }
+}
+
+/** autocannon at the server on `port`; `pid` is the server's process, for its CPU per request. */
+async function hammer(port: number, pid: number, paths: string[]) {
   let i = 0;
+  const cpu0 = processCpuMs(pid);
   const r = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: CONNECTIONS,
     duration: DURATION,
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: paths[i++ % paths.length] }) }],
   });
-  return { rps: r.requests.average, p99: r.latency.p99, errors: r.non2xx + r.errors };
+  const cpuMs = processCpuMs(pid) - cpu0;
+  return {
+    rps: r.requests.average,
+    p99: r.latency.p99,
+    errors: r.non2xx + r.errors,
+    cpuMsPerReq: cpuMs / Math.max(1, r.requests.total),
+  };
 }
 
 async function stopChild(child: ChildProcess): Promise<number> {
@@ -93,12 +129,17 @@ async function main() {
     (_, k) => coldPaths[(k % ids.length) * 50 + Math.floor(k / ids.length)],
   );
   const warmPaths = ids.map((id) => sign(id, 80));
+  // Qualities 30–39 are never measured: the warm-up's.
+  const warmUpPaths = (n: number, pathOf: (k: number, q: number) => string) =>
+    Array.from({ length: n }, (_, k) => pathOf(k, 30 + (Math.floor(k / photos.length) % 10)));
+  const WARM_UP = 3 * CONNECTIONS;
   const apiEnv = {
     DATABASE_URL: url,
     SECRET_KEY: SECRET,
     URL_SIGNING_KEY: SECRET,
     DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
+    // autocannon cuts the requests in flight when a phase ends: warnings we need not see.
+    LOG_LEVEL: 'error',
     NODE_ENV: 'production',
     PORT: String(await freePort()),
   };
@@ -106,63 +147,124 @@ async function main() {
     `# bench/thumbs: ${photos.length} JPEGs of 12–24 MP → 200×200 cover JPEG, ${CONNECTIONS} connections, ${DURATION} s per phase; node ${process.version}`,
   );
 
-  const rows: Record<string, string | number>[] = [];
-  const add = (name: string, r: { rps: number; p99: number; errors: number }, rss: number) =>
-    rows.push({
-      contender: name,
-      'req/s': fmt(r.rps, 1),
-      'p99 ms': r.p99,
-      'peak RSS MB': fmt(rss),
-      errors: r.errors,
-    });
-
-  // (a) our route, cold
-  let api = await forked([], apiEnv, path.join(root, 'apps/api/src/main.ts'));
-  const cold = await hammer(api.port, interleaved);
-  add('(a) imgkit signed URL, cold', cold, await stopChild(api.child));
-
-  // (b) sharp directly
-  const sharpChild = fork(servers, ['sharp', photoDir, String(DURATION), String(CONNECTIONS)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const [sharpResult] = (await once(sharpChild, 'message')) as [{ count: number; latencies: number[] }];
-  const sharpRss = await stopChild(sharpChild);
-  const direct = {
-    rps: sharpResult.count / DURATION,
-    p99: Math.round(percentile(sharpResult.latencies, 99)),
-    errors: 0,
+  type Result = { rps: number; p99: number; errors: number; rss: number; cpuMsPerReq: number };
+  const cacheDir = path.join(dataDir, 'cache');
+  const contenders: Record<string, () => Promise<Result>> = {
+    // (a) our route, cold: a fresh process and an empty render cache every round
+    cold: async () => {
+      await rm(cacheDir, { recursive: true, force: true });
+      const api = await forked([], apiEnv, path.join(root, 'apps/api/src/main.ts'));
+      await warmUp(
+        api.port,
+        warmUpPaths(WARM_UP, (k, q) => sign(ids[k % ids.length], q)),
+      );
+      const r = await hammer(api.port, api.child.pid!, interleaved);
+      return { ...r, rss: await stopChild(api.child) };
+    },
+    // (b) sharp directly
+    sharp: async () => {
+      const child = fork(
+        servers,
+        ['sharp', photoDir, String(DURATION), String(CONNECTIONS), String(WARM_UP)],
+        {
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        },
+      );
+      const [out] = (await once(child, 'message')) as [
+        { count: number; latencies: number[]; cpuMsPerRender: number },
+      ];
+      const rss = await stopChild(child);
+      return {
+        rps: out.count / DURATION,
+        p99: Math.round(percentile(out.latencies, 99)),
+        errors: 0,
+        rss,
+        cpuMsPerReq: out.cpuMsPerRender,
+      };
+    },
+    // (c) ipx
+    ipx: async () => {
+      const ipx = await forked(['ipx', photoDir]);
+      await warmUp(
+        ipx.port,
+        warmUpPaths(
+          WARM_UP,
+          (k, q) => `/s_200x200,fit_cover,q_${q},f_jpeg/${photos[k % photos.length].name}`,
+        ),
+      );
+      const r = await hammer(ipx.port, ipx.child.pid!, ipxPaths);
+      return { ...r, rss: await stopChild(ipx.child) };
+    },
+    // (d) our route warm (every rendering cached) vs express.static on the same bytes
+    warm: async () => {
+      const api = await forked([], apiEnv, path.join(root, 'apps/api/src/main.ts'));
+      await warmUp(api.port, warmPaths);
+      const r = await hammer(api.port, api.child.pid!, warmPaths);
+      return { ...r, rss: await stopChild(api.child) };
+    },
+    static: async () => {
+      const stat = await forked(['static', staticDir]);
+      await warmUp(stat.port, staticPaths);
+      const r = await hammer(stat.port, stat.child.pid!, staticPaths);
+      return { ...r, rss: await stopChild(stat.child) };
+    },
   };
-  add('(b) sharp called directly', direct, sharpRss);
-
-  // (c) ipx
-  const ipx = await forked(['ipx', photoDir]);
   const ipxPaths = photos.flatMap((p) =>
     Array.from({ length: 50 }, (_, q) => `/s_200x200,fit_cover,q_${50 + q},f_jpeg/${p.name}`),
   );
-  const ipxResult = await hammer(ipx.port, ipxPaths);
-  add('(c) ipx', ipxResult, await stopChild(ipx.child));
-
-  // (d) our route warm vs express.static on the same bytes
-  api = await forked([], apiEnv, path.join(root, 'apps/api/src/main.ts'));
+  // The bytes express.static serves: our warm renderings, fetched once.
   const staticDir = path.join(dataDir, 'static');
   await mkdir(staticDir, { recursive: true });
-  for (const [i, p] of warmPaths.entries()) {
-    const res = await fetch(`http://127.0.0.1:${api.port}${p}`);
-    await writeFile(path.join(staticDir, `${i}.jpg`), Buffer.from(await res.arrayBuffer()));
+  {
+    const api = await forked([], apiEnv, path.join(root, 'apps/api/src/main.ts'));
+    for (const [i, p] of warmPaths.entries()) {
+      const res = await fetch(`http://127.0.0.1:${api.port}${p}`);
+      await writeFile(path.join(staticDir, `${i}.jpg`), Buffer.from(await res.arrayBuffer()));
+    }
+    await stopChild(api.child);
   }
-  const warm = await hammer(api.port, warmPaths);
-  add('(d) imgkit signed URL, warm (cache hits)', warm, await stopChild(api.child));
-  const stat = await forked(['static', staticDir]);
-  const statResult = await hammer(
-    stat.port,
-    warmPaths.map((_, i) => `/${i}.jpg`),
-  );
-  add('    express.static, same bytes', statResult, await stopChild(stat.child));
+  const staticPaths = warmPaths.map((_, i) => `/${i}.jpg`);
 
+  // Rounds in rotating order (this kind of VM drifts over a minute; one run of each turned the
+  // drift into the ratio), medians reported. Each round starts every contender afresh.
+  const results: Record<string, Result[]> = Object.fromEntries(
+    Object.keys(contenders).map((name) => [name, [] as Result[]]),
+  );
+  const groups = [
+    ['cold', 'sharp', 'ipx'],
+    ['warm', 'static'],
+  ];
+  const perRound: string[] = [];
+  for (let round = 0; round < REPEATS; round++) {
+    for (const group of groups) {
+      const order = group.map((_, k) => group[(k + round) % group.length]);
+      for (const name of order) results[name].push(await contenders[name]());
+    }
+    const last = (name: string) => results[name][round].rps;
+    perRound.push(
+      `round ${round + 1}: a/b ${fmt(last('cold') / last('sharp'), 2)}  a/c ${fmt(last('cold') / last('ipx'), 2)}  d/static ${fmt(last('warm') / last('static'), 2)}`,
+    );
+  }
+  const med = (name: string, f: keyof Result) => median(results[name].map((r) => r[f]));
+  const labels: Record<string, string> = {
+    cold: '(a) imgkit signed URL, cold',
+    sharp: '(b) sharp called directly',
+    ipx: '(c) ipx',
+    warm: '(d) imgkit signed URL, warm (cache hits)',
+    static: '    express.static, same bytes',
+  };
+  const rows = Object.entries(labels).map(([name, label]) => ({
+    contender: label,
+    'req/s': fmt(med(name, 'rps'), 1),
+    'p99 ms': med(name, 'p99'),
+    'peak RSS MB': fmt(med(name, 'rss')),
+    'CPU ms/req': fmt(med(name, 'cpuMsPerReq'), 2),
+    errors: results[name].reduce((sum, r) => sum + r.errors, 0),
+  }));
+  for (const line of perRound) console.log(`# ${line}`);
   console.log(table(rows));
-  const rssOf = (k: number) => Number(rows[k]['peak RSS MB']);
   console.log(
-    `\na/b ${fmt(cold.rps / direct.rps, 2)}   a/c ${fmt(cold.rps / ipxResult.rps, 2)} (RSS ${fmt((100 * rssOf(0)) / rssOf(2))} % of ipx)   d/static ${fmt(warm.rps / statResult.rps, 2)}`,
+    `\na/b ${fmt(med('cold', 'rps') / med('sharp', 'rps'), 2)}   a/c ${fmt(med('cold', 'rps') / med('ipx', 'rps'), 2)} (RSS ${fmt((100 * med('cold', 'rss')) / med('ipx', 'rss'))} % of ipx)   d/static ${fmt(med('warm', 'rps') / med('static', 'rps'), 2)}`,
   );
   await pool.end();
   await stop();

@@ -8,7 +8,7 @@ import express from 'express';
 import { createIPX, createIPXNodeServer, ipxFSStorage } from 'ipx';
 import sharp from 'sharp';
 
-const [mode, dir, seconds, concurrency] = process.argv.slice(2);
+const [mode, dir, seconds, concurrency, warmUp] = process.argv.slice(2);
 const listen = (server: {
   listen: (port: number, host: string, cb: () => void) => { address(): unknown };
 }) => {
@@ -29,25 +29,44 @@ if (mode === 'ipx') {
   const files = await Promise.all(
     (await readdir(dir)).filter((f) => f.endsWith('.jpg')).map((f) => readFile(path.join(dir, f))),
   );
+  // The same pipeline the signed route runs: orientation, sRGB, cover crop, mozjpeg.
+  const render = (i: number, quality: number) =>
+    sharp(files[i % files.length], { failOn: 'none' })
+      .autoOrient()
+      .toColourspace('srgb')
+      .resize(200, 200, { fit: 'cover' })
+      .jpeg({ quality, mozjpeg: true })
+      .toBuffer();
+  // The warm-up every contender gets (run.ts), in the same batches of `concurrency`.
+  for (let k = 0; k < Number(warmUp ?? 0); k += Number(concurrency)) {
+    await Promise.all(
+      Array.from({ length: Number(concurrency) }, (_, j) =>
+        render(k + j, 30 + (Math.floor((k + j) / files.length) % 10)),
+      ),
+    );
+  }
+  const cpu0 = process.cpuUsage();
   const deadline = performance.now() + Number(seconds) * 1000;
+  // Like autocannon for the servers: only what finished within the phase counts as done.
   const latencies: number[] = [];
   let n = 0;
+  let rendered = 0;
   await Promise.all(
     Array.from({ length: Number(concurrency) }, async () => {
       while (performance.now() < deadline) {
         const i = n++;
         const t = performance.now();
-        // The same pipeline the signed route runs: orientation, sRGB, cover crop, mozjpeg.
-        await sharp(files[i % files.length], { failOn: 'none' })
-          .autoOrient()
-          .toColourspace('srgb')
-          .resize(200, 200, { fit: 'cover' })
-          .jpeg({ quality: 50 + (i % 50), mozjpeg: true })
-          .toBuffer();
-        latencies.push(performance.now() - t);
+        await render(i, 50 + (i % 50));
+        rendered++;
+        if (performance.now() <= deadline) latencies.push(performance.now() - t);
       }
     }),
   );
-  process.send?.({ count: latencies.length, latencies });
+  const cpu = process.cpuUsage(cpu0);
+  process.send?.({
+    count: latencies.length,
+    latencies,
+    cpuMsPerRender: (cpu.user + cpu.system) / 1000 / rendered,
+  });
 }
 process.on('disconnect', () => process.exit(0));

@@ -123,6 +123,8 @@ export const envSchema = z.object({
   MEDIA_THREAD_HEAP_MB: int(32, 16_384).default(512),
   MEDIA_PIXEL_BUDGET: int(1).default(200_000_000),
   MEDIA_CALL_TIMEOUT_MS: int(1000, 3_600_000).default(90_000),
+  // libvips' operation cache (process-wide); 0 turns it off: our inputs are nearly all distinct.
+  LIBVIPS_CACHE_MB: int(0, 65_536).default(0),
   PROCESS_IMAGE_MAX_ATTEMPTS: int(1, 100).default(5),
   PROCESS_IMAGE_BACKOFF_MS: int(1, 3_600_000).default(5000),
   RENDER_JOB_MAX_ATTEMPTS: int(1, 100).default(5),

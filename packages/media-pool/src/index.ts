@@ -22,6 +22,8 @@ export interface MediaPoolOptions {
   pixelBudget: number;
   /** Wall-clock deadline of one call (MEDIA_CALL_TIMEOUT_MS): past it the thread is terminated. */
   callTimeoutMs: number;
+  /** libvips' operation cache, MiB (LIBVIPS_CACHE_MB); 0 (the default) turns it off. */
+  libvipsCacheMb?: number;
 }
 
 type Input = Buffer | { path: string };
@@ -56,6 +58,7 @@ export class MediaPool {
         budgetBuffer: this.budget.buffer,
         budgetTotal: options.pixelBudget,
         maxInputPixels: options.limits.maxInputPixels,
+        libvipsCacheMb: options.libvipsCacheMb ?? 0,
       },
       idleTimeout: Number.POSITIVE_INFINITY,
       resourceLimits: { maxOldGenerationSizeMb: options.heapMb, maxYoungGenerationSizeMb: 64 },

@@ -7,18 +7,16 @@
 
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { Extracted, IntakeRules } from '@imgkit/media';
 import {
-  type Extracted,
-  extractImage,
   findOgImage,
-  type IntakeRules,
   MediaError,
   type MediaLimits,
   type Rendered,
   sniff,
   type TransformSpec,
   transformImage,
-} from '@imgkit/media';
+} from '@imgkit/media/render';
 import { workerData } from 'piscina';
 import sharp, { type Metadata } from 'sharp';
 import { PixelBudget } from './budget.ts';
@@ -35,8 +33,30 @@ v8.setFlagsFromString('--expose-gc');
 const collect = runInNewContext('gc') as () => void;
 let collectAfterCall = false;
 
-const baseline = fingerprint();
-const shared = workerData as { budgetBuffer: SharedArrayBuffer; budgetTotal: number; maxInputPixels: number };
+let baseline = fingerprint();
+
+// Extraction's modules are loaded on the first call that needs them: the api's threads mostly
+// render and would carry them for nothing. Trusted code, so the prototype fingerprint is taken
+// again once it is loaded (before any input is parsed).
+let extractionModule: Promise<typeof import('@imgkit/media')> | undefined;
+function extraction(): Promise<typeof import('@imgkit/media')> {
+  extractionModule ??= import('@imgkit/media').then((m) => {
+    baseline = fingerprint();
+    return m;
+  });
+  return extractionModule;
+}
+const shared = workerData as {
+  budgetBuffer: SharedArrayBuffer;
+  budgetTotal: number;
+  maxInputPixels: number;
+  libvipsCacheMb: number;
+};
+// libvips keeps recent operations and their images for reuse (sharp's default: 50 MB, 100
+// operations, 20 files). Our inputs are nearly all distinct, so it held memory (~35 MB of the
+// api's peak RSS in bench/thumbs) and saved no measurable time. The cache is process-wide;
+// every thread sets the same value.
+sharp.cache(shared.libvipsCacheMb > 0 ? { memory: shared.libvipsCacheMb, files: 20, items: 100 } : false);
 const budget = new PixelBudget(shared.budgetTotal, shared.budgetBuffer);
 
 /** Runs a decode once its pixels fit the process-wide budget (read from the header first). */
@@ -122,6 +142,7 @@ export function processImage(req: ProcessRequest): Promise<Outcome<Processed>> {
   return guarded(async () => {
     const bytes = asInput(req.bytes) as Buffer;
     return admitted(bytes, req.budgetSlot, async () => {
+      const { extractImage } = await extraction();
       const extracted = await extractImage(bytes, req.limits, { metadata: req.metadata, intake: req.intake });
       const variants: Processed['variants'] = [];
       if (extracted.format.decodable) {

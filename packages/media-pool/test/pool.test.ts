@@ -5,6 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, test } from 'node:test';
 import { extractImage, MediaError } from '@imgkit/media';
 import { MediaPool, PixelBudget } from '@imgkit/media-pool';
+import sharp from 'sharp';
 import { CORPUS } from '../../../test/helpers/corpus.ts';
 
 const limits = { maxInputPixels: 300_000_000, maxFrames: 100, maxOutputSide: 4096, decodeTimeoutMs: 60_000 };
@@ -35,6 +36,24 @@ test('extraction in a thread gives what extraction in the process gives, with th
     p.processImage(Buffer.from('not an image'), { metadata: true, variants: [] }),
     (err: unknown) => err instanceof MediaError && err.code === 'not_an_image',
   );
+});
+
+test("libvips' operation cache is off by default and sized by LIBVIPS_CACHE_MB otherwise", async () => {
+  const bytes = await read('camera-exif/Canon_40D.jpg');
+  const spec = { operation: 'cover', width: 64, height: 64 } as const;
+  // The cache is one per process (libvips is loaded once): the threads' setting shows here too.
+  const off = pool();
+  await off.transform(bytes, spec);
+  const none = sharp.cache();
+  assert.equal(none.memory.max, 0);
+  assert.equal(none.items.max, 0);
+  assert.equal(none.memory.current, 0);
+  await off.close();
+  const on = pool({ libvipsCacheMb: 16 });
+  await on.transform(bytes, spec);
+  const some = sharp.cache();
+  assert.equal(some.memory.max, 16);
+  assert.ok(some.items.current > 0, 'operations are kept when the cache is on');
 });
 
 test('a call past its deadline ends as processing_timeout, the main loop never stalls, and the pool serves on', async () => {

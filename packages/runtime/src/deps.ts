@@ -20,5 +20,6 @@ export function createMediaPool(config: Config): MediaPool {
     heapMb: config.MEDIA_THREAD_HEAP_MB,
     pixelBudget: config.MEDIA_PIXEL_BUDGET,
     callTimeoutMs: config.MEDIA_CALL_TIMEOUT_MS,
+    libvipsCacheMb: config.LIBVIPS_CACHE_MB,
   });
 }

@@ -34,7 +34,14 @@ export async function runDev(): Promise<void> {
   await migrateDatabase(db.url);
   const { account, key, webhookSecret } = await ensureDevAccount(db.url, config.dataDir, config.secretKey);
 
-  const env = { ...process.env, DATABASE_URL: db.url, DATA_DIR: config.dataDir };
+  const env = {
+    // Node keeps the TypeScript it stripped and the code it compiled here: a process (and each
+    // media thread) then starts without loading the type stripper, ~9 MB less per thread.
+    NODE_COMPILE_CACHE: path.join(config.dataDir, 'compile-cache'),
+    ...process.env,
+    DATABASE_URL: db.url,
+    DATA_DIR: config.dataDir,
+  };
   const children: ChildProcess[] = [];
   const listening = new Promise<number>((resolve) => {
     children.push(
