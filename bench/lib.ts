@@ -33,26 +33,37 @@ export async function benchDatabase(adminUrl: string, migrated = true): Promise<
   return url.toString();
 }
 
-/** CPU time (user + system) of one process and all its threads, in ms; 0 once it is gone. */
-export function processCpuMs(pid: number | string): number {
+/**
+ * CPU time (user + system) of one process and all its threads, in ms; with `reaped`, also that
+ * of its children that exited and were waited for. 0 once it is gone.
+ */
+export function processCpuMs(pid: number | string, reaped = false): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // After the command name (which may itself hold ") "): state is the first field, so
-    // utime and stime (fields 14 and 15 of proc(5)) are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+    // utime, stime, cutime and cstime (fields 14–17 of proc(5)) are the 12th to 15th.
+    const f = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    const ticks = f[11] + f[12] + (reaped ? f[13] + f[14] : 0);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
   } catch {
     return 0;
   }
 }
 
-/** CPU time (ms) of every PostgreSQL process on the machine (the server and its backends). */
+/**
+ * CPU time (ms) of PostgreSQL on this machine: every live `postgres` process, plus the backends
+ * that already exited (the postmaster reaps them, so their time is in its children's time) — a
+ * contender's backends end with its connections, before the measurement after it.
+ */
 export function postgresCpuMs(): number {
   let total = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += processCpuMs(pid);
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += processCpuMs(pid, true);
     } catch {
       // exited meanwhile
     }

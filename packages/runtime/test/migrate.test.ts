@@ -68,6 +68,7 @@ test('a database made before the queue owned its migrations is adopted', async (
     '0006_account_tasks_index',
     '0007_fair_rank_apart',
     '0008_fair_rank_blocks',
+    '0009_finished_brin',
   ]);
   assert.deepEqual(await migrateDatabase(url), []);
 });
