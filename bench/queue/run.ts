@@ -5,7 +5,8 @@
  *       the enqueue, as on any table that has run for a minute: the steady state), and on a
  *       fresh table without statistics; median of the repeats, interleaved. CPU µs/job counts
  *       the contender's process and every PostgreSQL process.
- *   (b) an idle worker, 200 tasks enqueued one at a time 20 ms apart: enqueue → start latency.
+ *   (b) an idle worker, 200 tasks enqueued one at a time 20 ms apart: enqueue → start latency,
+ *       once per repeat for every contender (rotating order, after a CHECKPOINT), pooled.
  * BENCH_QUEUE_TASKS (20000), BENCH_REPEATS (3), BENCH_LATENCY_TASKS (200), BENCH_DATABASE_URL.
  */
 import { spawn } from 'node:child_process';
@@ -13,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createPool } from '@imgkit/db';
 import { newId } from '@imgkit/ids';
 import { Logger, makeWorkerUtils } from 'graphile-worker';
+import pg from 'pg';
 import { benchDatabase, benchPostgres, fmt, median, percentile, postgresCpuMs, table } from '../lib.ts';
 
 const N = Number(process.env.BENCH_QUEUE_TASKS ?? 20_000);
@@ -74,14 +76,20 @@ async function drain(adminUrl: string, contender: string, analyse: boolean) {
   const pg0 = postgresCpuMs();
   const r = (await child([contender, 'drain', url, String(N)])) as { seconds: number; cpuMs: number };
   const pgMs = postgresCpuMs() - pg0;
-  return { jobsPerSec: N / r.seconds, cpuUsPerJob: ((r.cpuMs + pgMs) * 1000) / N };
+  return {
+    jobsPerSec: N / r.seconds,
+    cpuUsPerJob: ((r.cpuMs + pgMs) * 1000) / N,
+    workerUsPerJob: (r.cpuMs * 1000) / N,
+    pgUsPerJob: (pgMs * 1000) / N,
+  };
 }
 
 const { adminUrl, stop } = await benchPostgres();
 console.log(
   `# bench/queue: ${N} no-op tasks, concurrency 10, ${REPEATS} repeats, each contender in its own process; node ${process.version}`,
 );
-const results: Record<string, Record<string, { jobsPerSec: number; cpuUsPerJob: number }[]>> = {
+type Drained = { jobsPerSec: number; cpuUsPerJob: number; workerUsPerJob: number; pgUsPerJob: number };
+const results: Record<string, Record<string, Drained[]>> = {
   steady: {},
   fresh: {},
 };
@@ -95,18 +103,26 @@ for (let r = 0; r < REPEATS; r++) {
     }
   }
 }
-const latencies: Record<string, number[]> = {};
-for (const c of CONTENDERS) {
-  const url = c === 'imgkit' ? await benchDatabase(adminUrl) : await benchDatabase(adminUrl, false);
-  if (c !== 'imgkit') {
-    const utils = await makeWorkerUtils({ connectionString: url, logger: quietGraphile });
-    await utils.migrate();
-    await utils.release();
+// Latency: every contender once per round, rotating which goes first, samples pooled; each
+// phase starts after a CHECKPOINT, so none of them meets the writes the drains left behind.
+const latencies: Record<string, number[]> = Object.fromEntries(CONTENDERS.map((c) => [c, [] as number[]]));
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+for (let r = 0; r < REPEATS; r++) {
+  for (let k = 0; k < CONTENDERS.length; k++) {
+    const c = CONTENDERS[(k + r) % CONTENDERS.length];
+    const url = c === 'imgkit' ? await benchDatabase(adminUrl) : await benchDatabase(adminUrl, false);
+    if (c !== 'imgkit') {
+      const utils = await makeWorkerUtils({ connectionString: url, logger: quietGraphile });
+      await utils.migrate();
+      await utils.release();
+    }
+    await admin.query('CHECKPOINT');
+    const out = (await child([c, 'latency', url, String(LATENCY_TASKS)])) as { latenciesMs: number[] };
+    latencies[c].push(...out.latenciesMs);
   }
-  latencies[c] = (
-    (await child([c, 'latency', url, String(LATENCY_TASKS)])) as { latenciesMs: number[] }
-  ).latenciesMs;
 }
+await admin.end();
 for (const state of ['steady', 'fresh'] as const) {
   console.log(
     state === 'steady'
@@ -119,6 +135,8 @@ for (const state of ['steady', 'fresh'] as const) {
         contender: NAMES[c],
         'jobs/s (median)': fmt(median(results[state][c].map((x) => x.jobsPerSec))),
         'CPU µs/job': fmt(median(results[state][c].map((x) => x.cpuUsPerJob))),
+        'of it worker': fmt(median(results[state][c].map((x) => x.workerUsPerJob))),
+        PostgreSQL: fmt(median(results[state][c].map((x) => x.pgUsPerJob))),
         ...(state === 'steady'
           ? {
               'latency p50 ms': fmt(percentile(latencies[c], 50), 2),
