@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { type IntakeRules, intakeViolation, sniff } from '@imgkit/media';
+import { type IntakeRules, intakeViolation, sniff } from '@imgkit/media/core';
 import type { BlobStore, PutResult } from '@imgkit/storage';
 import { BlobTooLargeError } from '@imgkit/storage';
 import busboy from 'busboy';

@@ -1,5 +1,5 @@
 import { type FetchError, parseRetryAfter, type SafeFetcher, type SafeResponse } from '@imgkit/fetch';
-import { sniff } from '@imgkit/media';
+import { sniff } from '@imgkit/media/core';
 import type { MediaPool } from '@imgkit/media-pool';
 import { permanentError, retryableError, TaskError } from '@imgkit/queue';
 

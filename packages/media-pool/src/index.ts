@@ -4,7 +4,7 @@ import {
   type MediaLimits,
   type Rendered,
   type TransformSpec,
-} from '@imgkit/media';
+} from '@imgkit/media/core';
 import { Piscina } from 'piscina';
 import { BUDGET_SLOTS, PixelBudget } from './budget.ts';
 import type { Outcome, Processed, ProcessRequest } from './thread.ts';

@@ -16,7 +16,7 @@ import {
   sniff,
   type TransformSpec,
   transformImage,
-} from '@imgkit/media/render';
+} from '@imgkit/media/core';
 import { workerData } from 'piscina';
 import sharp, { type Metadata } from 'sharp';
 import { PixelBudget } from './budget.ts';

@@ -1,6 +1,6 @@
 import { type AccountSettings, getAccountSettings, updateIntakeRules } from '@imgkit/auth';
 import type { Pool } from '@imgkit/db';
-import { type IntakeRules, patchIntakeRules } from '@imgkit/media';
+import { type IntakeRules, patchIntakeRules } from '@imgkit/media/core';
 import { Router } from 'express';
 import { principalOf } from '../middleware/auth.ts';
 import { problems } from '../problem.ts';

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import type { Pool } from '@imgkit/db';
 import { isId } from '@imgkit/ids';
 import { getImage, getImageById, purgeRenditions, type RenditionHandlers } from '@imgkit/images';
-import { MediaError, type Rendered, type TransformSpec } from '@imgkit/media';
+import { MediaError, type Rendered, type TransformSpec } from '@imgkit/media/core';
 import type { BlobStore, DiskCache } from '@imgkit/storage';
 import {
   negotiateFormat,

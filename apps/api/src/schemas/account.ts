@@ -1,4 +1,4 @@
-import { IntakeRulesSchema as Rules } from '@imgkit/media';
+import { IntakeRulesSchema as Rules } from '@imgkit/media/core';
 import { named, z } from './zod.ts';
 
 /** The intake rules as stored: every rule optional; none means everything is accepted. */

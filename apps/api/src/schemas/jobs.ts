@@ -1,4 +1,4 @@
-import { GRAVITIES, OPERATIONS, OUTPUT_FORMATS } from '@imgkit/media';
+import { GRAVITIES, OPERATIONS, OUTPUT_FORMATS } from '@imgkit/media/core';
 import { HttpUrl, named, z } from './zod.ts';
 
 const POSITIONS = GRAVITIES.filter((g) => g !== 'attention' && g !== 'entropy') as [string, ...string[]];

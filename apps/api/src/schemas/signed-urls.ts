@@ -1,4 +1,4 @@
-import { GRAVITIES } from '@imgkit/media';
+import { GRAVITIES } from '@imgkit/media/core';
 import { EXTENSIONS } from '@imgkit/urls';
 import { named, z } from './zod.ts';
 

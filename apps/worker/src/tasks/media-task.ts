@@ -1,6 +1,6 @@
 import type { Queryable } from '@imgkit/db';
 import type { SafeFetcher } from '@imgkit/fetch';
-import { MediaError } from '@imgkit/media';
+import { MediaError } from '@imgkit/media/core';
 import type { MediaPool } from '@imgkit/media-pool';
 import {
   type ClaimedTask,

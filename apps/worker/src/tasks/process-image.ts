@@ -12,7 +12,7 @@ import {
   variantKey,
   variantsPrefix,
 } from '@imgkit/images';
-import { type IntakeRules, RULE_PREFIX } from '@imgkit/media';
+import { type IntakeRules, RULE_PREFIX } from '@imgkit/media/core';
 import type { Processed } from '@imgkit/media-pool';
 import { type ClaimedTask, permanentError, TaskError, type TaskKindDefinition } from '@imgkit/queue';
 import type { TaskSettings } from '../settings.ts';

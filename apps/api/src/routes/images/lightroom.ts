@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from '@imgkit/db';
-import { lightroomPreset } from '@imgkit/media';
+import { lightroomPreset } from '@imgkit/media/core';
 import { Router } from 'express';
 import { problems } from '../../problem.ts';
 import { findImage } from './find.ts';

@@ -1,7 +1,7 @@
 import type { Pool } from '@imgkit/db';
 import { FetchError } from '@imgkit/fetch';
 import { isDegenerateHash, similarImages, similarListJson } from '@imgkit/images';
-import { MediaError } from '@imgkit/media';
+import { MediaError } from '@imgkit/media/core';
 import { type Request, Router } from 'express';
 import { principalOf } from '../../middleware/auth.ts';
 import { problems } from '../../problem.ts';
