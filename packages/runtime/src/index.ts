@@ -1,5 +1,6 @@
 export { createMediaPool, mediaLimits } from './deps.ts';
 export { ALL_MIGRATIONS, APP_MIGRATIONS, migrateDatabase } from './migrations.ts';
+export { NODE_FLAGS } from './node-flags.ts';
 export { reportError } from './report.ts';
 export { retryFailedTask } from './retry-task.ts';
 export { createBlobStore, isCacheableBlob, s3Settings } from './storage.ts';

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createAccount, createApiKey } from '@imgkit/auth';
 import { createPool, withTransaction } from '@imgkit/db';
-import { loadConfigOrExit, migrateDatabase, resolveDatabase } from '@imgkit/runtime';
+import { loadConfigOrExit, migrateDatabase, NODE_FLAGS, resolveDatabase } from '@imgkit/runtime';
 import { generateWebhookSecret } from '@imgkit/webhooks';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -108,7 +108,7 @@ function startChild(
   onMessage: (msg: { type: string; port: number }) => void,
 ): ChildProcess {
   // Own process group: Ctrl-C reaches only us, and we stop the children exactly once.
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, entry], {
     env,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     detached: true,
