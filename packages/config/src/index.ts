@@ -117,8 +117,9 @@ export const envSchema = z.object({
   // wall-clock deadline of one call.
   MEDIA_THREADS: int(1, 256).default(Math.max(4, availableParallelism())),
   // The api's pool only renders signed URLs (libvips does that work on libuv's thread pool, four
-  // threads) and inspects uploads; each thread is ~33 MB of memory (its own V8 heap, TypeScript
-  // loader and modules), and more than the cores measured no faster (bench/README.md).
+  // threads) and inspects uploads; each thread is ~17 MB of memory (its own V8 heap and the
+  // rendering modules; ~33 MB without Node's compile cache), and more than the cores measured no
+  // faster (3 on 2 cores: +7 % cold renders, +33 MB peak, worse p99; 4: slower; bench/README.md).
   API_MEDIA_THREADS: int(1, 256).default(Math.min(4, Math.max(2, availableParallelism()))),
   MEDIA_THREAD_HEAP_MB: int(32, 16_384).default(512),
   MEDIA_PIXEL_BUDGET: int(1).default(200_000_000),
