@@ -217,6 +217,17 @@ test('the console in Chromium: sign in, upload, detail, preset, replay, job, que
     const row = page.locator('tr[data-message]', { hasText: 'image.completed' });
     await row.getByText('delivered').waitFor();
     const messageId = await row.getAttribute('data-message');
+    // Replay refreshes the page, and on a busy machine that refresh can finish after the user has
+    // moved on. Hold its last request until the Jobs page is shown: it must not draw over it.
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const isRefresh = (u: URL) => u.pathname === '/v1/webhook-messages' && u.searchParams.has('image_id');
+    await page.route(isRefresh, async (r) => {
+      await held;
+      await r.continue();
+    });
     await row.getByRole('button', { name: /^Replay/ }).click();
     for (let i = 0; i < 100 && firstDeliveries() < 3; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(firstDeliveries(), 3, 'the replay reached the receiver');
@@ -226,6 +237,18 @@ test('the console in Chromium: sign in, upload, detail, preset, replay, job, que
     // A job from the form, its output shown.
     const imageId = /#\/images\/(img_\w+)/.exec(page.url())![1];
     await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('heading', { name: 'Jobs', exact: true }).waitFor();
+    const refreshed = page.waitForResponse((r) => isRefresh(new URL(r.url())));
+    release();
+    await refreshed;
+    await page.unroute(isRefresh);
+    // Two frames: time for the late refresh to draw, had it been allowed to.
+    await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
+    assert.equal(
+      await page.getByRole('heading', { level: 1 }).innerText(),
+      'Jobs',
+      'a late refresh drew over the page',
+    );
     await page.getByLabel('Image id or URL').fill(imageId);
     await page.getByLabel('Operation').selectOption('cover');
     await page.getByLabel('Width').fill('100');

@@ -9,6 +9,12 @@ const live = document.getElementById('status');
 const TERMINAL = new Set(['completed', 'failed']);
 /** Timers and pollers of the current page, stopped when the page changes. */
 let pageTimers = [];
+/**
+ * Which call of route() may still draw the page. route() awaits the API, so a slow, older call
+ * (a refresh after Replay, say) can finish after the user has moved on; it must not draw over
+ * the newer page, nor leave its pollers running.
+ */
+let routeGeneration = 0;
 
 // ---------------------------------------------------------------- DOM and API helpers
 
@@ -135,7 +141,12 @@ async function download(path, fallbackName) {
 }
 
 function every(ms, fn) {
-  const t = setInterval(fn, ms);
+  const generation = routeGeneration;
+  const t = setInterval(() => {
+    // A timer set up by a page that was never shown (its route was overtaken) stops itself.
+    if (generation !== routeGeneration) clearInterval(t);
+    else fn();
+  }, ms);
   pageTimers.push(() => clearInterval(t));
 }
 
@@ -209,6 +220,7 @@ const ROUTES = [
 
 async function route() {
   if (!sessionStorage.getItem(KEY)) return renderSignIn();
+  const generation = ++routeGeneration;
   for (const stop of pageTimers) stop();
   pageTimers = [];
   const hash = location.hash || '#/images';
@@ -220,9 +232,11 @@ async function route() {
   main.replaceChildren(h('p', {}, 'Loading…'));
   try {
     const page = found ? await found[1](found[0]) : h('h1', {}, 'Not found');
+    if (generation !== routeGeneration) return;
     main.replaceChildren(page);
     main.focus();
   } catch (err) {
+    if (generation !== routeGeneration) return;
     if (err instanceof ApiError && err.status === 401) return;
     main.replaceChildren(h('h1', {}, 'Something went wrong'), h('p', { class: 'error' }, errorText(err)));
   }

@@ -189,7 +189,7 @@ function radb2(ido: number, l1: number, cc: Float64Array, ch: Float64Array, wa: 
 }
 
 function radb4(ido: number, l1: number, cc: Float64Array, ch: Float64Array, wa: Float64Array): void {
-  const SQRT2 = 1.4142135623730951;
+  const SQRT2 = Math.SQRT2; // 1.4142135623730951, the same double
   const WA = (x: number, i: number) => wa[i + x * (ido - 1)];
   const CC = (a: number, b: number, c: number) => cc[a + ido * (b + 4 * c)];
   const CH = (a: number, b: number, c: number) => a + ido * (b + l1 * c);
