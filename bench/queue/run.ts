@@ -4,7 +4,8 @@
  *   (a) drain N queued no-op tasks at concurrency 10 — with current statistics (ANALYZE after
  *       the enqueue, as on any table that has run for a minute: the steady state), and on a
  *       fresh table without statistics; median of the repeats, interleaved. CPU µs/job counts
- *       the contender's process and every PostgreSQL process.
+ *       the contender's process and every PostgreSQL process, from a clean CHECKPOINT to the VACUUM
+ *       of its own garbage and the CHECKPOINT that writes its pages; its database is then dropped.
  *   (b) an idle worker, 200 tasks enqueued one at a time 20 ms apart: enqueue → start latency,
  *       once per repeat for every contender (rotating order, after a CHECKPOINT), pooled.
  * BENCH_QUEUE_TASKS (20000), BENCH_REPEATS (3), BENCH_LATENCY_TASKS (200), BENCH_DATABASE_URL.
@@ -71,16 +72,40 @@ async function queued(adminUrl: string, contender: string, analyse: boolean): Pr
   return url;
 }
 
+/**
+ * What a drain costs, all of it: the cluster starts clean (CHECKPOINT: no contender pays for the
+ * pages another one, or its own enqueue, left dirty), and after the drain the contender's own
+ * garbage is collected (VACUUM of its database's tables) and its pages written (CHECKPOINT)
+ * inside the measurement. Then its database is dropped, so no autovacuum of it lands in the
+ * next contender's measurement.
+ */
 async function drain(adminUrl: string, contender: string, analyse: boolean) {
   const url = await queued(adminUrl, contender, analyse);
+  const admin = new pg.Client({ connectionString: adminUrl });
+  const own = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await own.connect();
+  const tables = (
+    await own.query<{ t: string }>(
+      `SELECT format('%I.%I', schemaname, relname) AS t FROM pg_stat_user_tables`,
+    )
+  ).rows.map((r) => r.t);
+  await admin.query('CHECKPOINT');
   const pg0 = postgresCpuMs();
   const r = (await child([contender, 'drain', url, String(N)])) as { seconds: number; cpuMs: number };
+  const pg1 = postgresCpuMs();
+  await own.query(`VACUUM ${tables.join(', ')}`);
+  await admin.query('CHECKPOINT');
   const pgMs = postgresCpuMs() - pg0;
+  await own.end();
+  await admin.query(`DROP DATABASE ${new URL(url).pathname.slice(1)}`);
+  await admin.end();
   return {
     jobsPerSec: N / r.seconds,
     cpuUsPerJob: ((r.cpuMs + pgMs) * 1000) / N,
     workerUsPerJob: (r.cpuMs * 1000) / N,
     pgUsPerJob: (pgMs * 1000) / N,
+    cleanupUsPerJob: ((pgMs - (pg1 - pg0)) * 1000) / N,
   };
 }
 
@@ -88,7 +113,13 @@ const { adminUrl, stop } = await benchPostgres();
 console.log(
   `# bench/queue: ${N} no-op tasks, concurrency 10, ${REPEATS} repeats, each contender in its own process; node ${process.version}`,
 );
-type Drained = { jobsPerSec: number; cpuUsPerJob: number; workerUsPerJob: number; pgUsPerJob: number };
+type Drained = {
+  jobsPerSec: number;
+  cpuUsPerJob: number;
+  workerUsPerJob: number;
+  pgUsPerJob: number;
+  cleanupUsPerJob: number;
+};
 const results: Record<string, Record<string, Drained[]>> = {
   steady: {},
   fresh: {},
@@ -137,6 +168,7 @@ for (const state of ['steady', 'fresh'] as const) {
         'CPU µs/job': fmt(median(results[state][c].map((x) => x.cpuUsPerJob))),
         'of it worker': fmt(median(results[state][c].map((x) => x.workerUsPerJob))),
         PostgreSQL: fmt(median(results[state][c].map((x) => x.pgUsPerJob))),
+        'of it VACUUM + CHECKPOINT': fmt(median(results[state][c].map((x) => x.cleanupUsPerJob))),
         ...(state === 'steady'
           ? {
               'latency p50 ms': fmt(percentile(latencies[c], 50), 2),

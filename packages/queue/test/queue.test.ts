@@ -536,6 +536,34 @@ test('finished tasks are pruned after the retention; stats and dedupe keys work'
   assert.ok(stats.some((s) => s.kind === 'dedupe' && s.status === 'pending' && s.count === 1));
 });
 
+test('a task id of the wrong shape is refused when inserted or set, by a domain, not a CHECK run at every status change', async () => {
+  for (const bad of [
+    'tsk_short',
+    `img_${'a'.repeat(27)}`,
+    `tsk_${'a'.repeat(26)}-`,
+    `tsk_${'a'.repeat(27)}\n`,
+  ]) {
+    await assert.rejects(db.pool.query("INSERT INTO tasks (id, kind) VALUES ($1, 'shape')", [bad]), {
+      code: '23514',
+    });
+  }
+  const task = await enqueue(db.pool, 'shape', {});
+  assert.ok(task);
+  await assert.rejects(db.pool.query('UPDATE tasks SET id = $2 WHERE id = $1', [task.id, 'tsk_bad']), {
+    code: '23514',
+  });
+  // PostgreSQL evaluates a table's CHECK constraints on every UPDATE; a pattern there would run
+  // at each claim and completion.
+  const { rows } = await db.pool.query(
+    "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'tasks'::regclass AND contype = 'c'",
+  );
+  assert.deepEqual(
+    rows.filter((r) => r.def.includes('~')),
+    [],
+  );
+  await db.pool.query('DELETE FROM tasks WHERE id = $1', [task.id]);
+});
+
 test('enqueue on the pool (one autocommit statement) wakes an idle worker by NOTIFY, without polling', async () => {
   const ran: string[] = [];
   const worker = makeWorker(

@@ -69,6 +69,7 @@ test('a database made before the queue owned its migrations is adopted', async (
     '0007_fair_rank_apart',
     '0008_fair_rank_blocks',
     '0009_finished_brin',
+    '0010_task_id_domain',
   ]);
   assert.deepEqual(await migrateDatabase(url), []);
 });
