@@ -2,10 +2,13 @@ import { type Pool, query, sql } from '@imgkit/db';
 import { errSummary, withDbRetry } from './db-retry.ts';
 import type { QueueLogger } from './kind.ts';
 
+// Rows this worker holds are found by id and locked_by alone (see outcomes.ts: locked_by is set
+// exactly while a task runs, and a status condition would invite the planner to read every
+// running task through tasks_leases instead of probing the primary key).
 const heartbeatSql = sql(
   'tasks.heartbeat',
   `UPDATE tasks SET locked_until = now() + make_interval(secs => $3::float8 / 1000)
-   WHERE id = ANY($2::text[]) AND locked_by = $1 AND status = 'running'
+   WHERE id = ANY($2::text[]) AND locked_by = $1
    RETURNING id`,
 );
 // Hand back tasks on shutdown; the attempt was not the task's fault, so it is not counted.
@@ -14,7 +17,7 @@ const releaseSql = sql(
   `UPDATE tasks
    SET status = 'pending', attempts = greatest(attempts - 1, 0), run_at = now(), updated_at = now(),
        locked_by = NULL, locked_until = NULL
-   WHERE locked_by = $1 AND status = 'running' AND id = ANY($2::text[])
+   WHERE locked_by = $1 AND id = ANY($2::text[])
    RETURNING id`,
 );
 // Expired leases go back to pending; a task whose attempts are used up is failed

@@ -4,7 +4,12 @@ import type { ErrorRecord } from './errors.ts';
 import type { ClaimedTask, QueueLogger, TaskKindDefinition } from './kind.ts';
 
 // Completion and failure are fenced on (locked_by, attempts): a worker whose lease
-// expired and was re-claimed cannot overwrite the new holder's outcome.
+// expired and was re-claimed cannot overwrite the new holder's outcome. locked_by is set exactly
+// while a task runs (the claim sets it; every way out of running clears it), so these statements
+// do not also say status = 'running': that condition would let the planner read the partial
+// index of running tasks (tasks_leases) instead of probing the primary key, and with statistics
+// taken while few tasks ran it does — every completion then read every running task's entry
+// (and the dead ones not yet cleaned up), a cost that grows with the number of running tasks.
 // The batch is matched through = ANY(array) (an index probe or, in a filter, a hashed lookup per
 // row), never by joining unnest(): with statistics taken while every task was pending, the
 // planner expects no running rows and nests the function scan inside a loop over them, which
@@ -14,14 +19,14 @@ const completeBatchSql = sql(
   `UPDATE tasks t
    SET status = 'completed', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
    WHERE t.id = ANY($2::text[]) AND (t.id || ':' || t.attempts) = ANY($3::text[])
-     AND t.locked_by = $1 AND t.status = 'running'
+     AND t.locked_by = $1
    RETURNING t.id`,
 );
 const completeSql = sql(
   'tasks.complete',
   `UPDATE tasks
    SET status = 'completed', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
-   WHERE id = $1 AND attempts = $2 AND locked_by = $3 AND status = 'running'
+   WHERE id = $1 AND attempts = $2 AND locked_by = $3
    RETURNING id`,
 );
 const retrySql = sql(
@@ -29,7 +34,7 @@ const retrySql = sql(
   `UPDATE tasks
    SET status = 'pending', run_at = now() + make_interval(secs => $4::float8 / 1000), last_error = $5,
        attempts = attempts - $6::int, updated_at = now(), locked_by = NULL, locked_until = NULL
-   WHERE id = $1 AND attempts = $2 AND locked_by = $3 AND status = 'running'
+   WHERE id = $1 AND attempts = $2 AND locked_by = $3
    RETURNING id, run_at`,
 );
 const failSql = sql(
@@ -37,7 +42,7 @@ const failSql = sql(
   `UPDATE tasks
    SET status = 'failed', last_error = $4, finished_at = now(), updated_at = now(),
        locked_by = NULL, locked_until = NULL
-   WHERE id = $1 AND attempts = $2 AND locked_by = $3 AND status = 'running'
+   WHERE id = $1 AND attempts = $2 AND locked_by = $3
    RETURNING id`,
 );
 

@@ -12,6 +12,7 @@ import {
   retryableError,
   taskStats,
 } from '@imgkit/queue';
+import pg from 'pg';
 import { freshDatabase } from '../../../test/helpers/db.ts';
 import { eventually, makeWorker, statusCounts } from './helpers.ts';
 
@@ -195,6 +196,52 @@ test('the claim reads a few index entries, not the table: 20,000 ready tasks wit
   } finally {
     client.release();
     await own.pool.end();
+  }
+});
+
+test('completions and hand-backs find their tasks by primary key, not by reading every running task, whatever the statistics', async () => {
+  const own = await freshDatabase();
+  const N = 3000;
+  // Statistics taken while every task was pending: the planner believes that none run, so the
+  // partial index of running tasks looks empty — and cheaper than N primary-key probes.
+  await own.pool.query(
+    "INSERT INTO tasks (id, kind) SELECT 'tsk_' || substr(md5(g::text), 1, 27), 'stats_probe' FROM generate_series(1, $1::int) g",
+    [N],
+  );
+  await own.pool.query('ANALYZE tasks');
+  let ran = 0;
+  const worker = makeWorker(own.pool, own.url, [{ kind: 'stats_probe', handler: async () => void ran++ }], {
+    concurrency: 10,
+  });
+  await worker.start();
+  await eventually(async () => ran === N, 'every task ran');
+  await worker.stop();
+  await own.pool.end(); // its backends report their index reads as they exit
+  const reader = new pg.Client({ connectionString: own.url });
+  await reader.connect();
+  const reads = async () => {
+    const { rows } = await reader.query(
+      "SELECT indexrelname AS name, idx_tup_read::int AS n FROM pg_stat_user_indexes WHERE relname = 'tasks' AND indexrelname IN ('tasks_pkey', 'tasks_leases')",
+    );
+    return Object.fromEntries(rows.map((r) => [r.name, r.n])) as Record<string, number>;
+  };
+  try {
+    // Every task was updated twice (claimed, completed): wait until that much is reported.
+    await eventually(async () => {
+      await reader.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await reader.query(
+        "SELECT n_tup_upd::int AS n FROM pg_stat_user_tables WHERE relname = 'tasks'",
+      );
+      return rows[0].n >= 2 * N;
+    }, 'the updates reported');
+    const { tasks_leases, tasks_pkey } = await reads();
+    assert.ok(tasks_pkey >= N, `tasks_pkey: ${tasks_pkey} entries read for ${N} tasks`);
+    // Before, each completion read the whole index of running tasks (prefetched ones and dead
+    // entries too): 2.8 entries per task here, more the more tasks run. Now only the sweep for
+    // expired leases reads it.
+    assert.ok(tasks_leases < N / 10, `tasks_leases: ${tasks_leases} entries read for ${N} tasks`);
+  } finally {
+    await reader.end();
   }
 });
 
