@@ -3,12 +3,19 @@ import { errSummary } from './db-retry.ts';
 import type { ClaimedTask, QueueLogger } from './kind.ts';
 
 // SKIP LOCKED lets any number of workers claim side by side without waiting on each other.
-// The statement lives in a function (packages/queue/migrations) so stale statistics cannot
-// turn it into a sort.
-const claim = sql(
+// imgkit_pick_tasks (packages/queue/migrations/0011) picks and locks the ids in claim order with
+// a plan stale statistics cannot turn into a sort; this UPDATE marks them running, probing the
+// primary key for each (a nested loop over the function's rows, which keeps their order), so the
+// tasks come back in the order they should start.
+export const claim = sql(
   'tasks.claim',
-  `SELECT id, kind, payload, priority, run_at, attempts, max_attempts, subject_id, created_at, last_error
-   FROM imgkit_claim_tasks($1, $2, $3::text[], $4::float8)`,
+  `UPDATE tasks t
+   SET status = 'running', attempts = t.attempts + 1, locked_by = $1,
+       locked_until = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
+   FROM imgkit_pick_tasks($2, $3::text[]) AS picked(id)
+   WHERE t.id = picked.id
+   RETURNING t.id, t.kind, t.payload, t.priority, t.run_at, t.attempts, t.max_attempts, t.subject_id,
+             t.created_at, t.last_error`,
 );
 // The next scheduled task of the highest pending priority (priorities are rare; the poll covers the rest).
 const nextRunAt = sql(

@@ -14,6 +14,7 @@ import {
 } from '@imgkit/queue';
 import pg from 'pg';
 import { freshDatabase } from '../../../test/helpers/db.ts';
+import { claim } from '../src/claimer.ts';
 import { eventually, makeWorker, statusCounts } from './helpers.ts';
 
 const db = await freshDatabase();
@@ -183,16 +184,19 @@ test('the claim reads a few index entries, not the table: 20,000 ready tasks wit
   const client = await own.pool.connect();
   try {
     // Before PostgreSQL 18 every call of a SQL function runs its generic plan (parameters
-    // unknown); 18 caches the plan and may keep custom ones. Force the generic plan, as on 15.
+    // unknown); 18 caches the plan and may keep custom ones. Force the generic plan, as on 15,
+    // for the function that picks and for the worker's statement around it.
     await client.query('SET plan_cache_mode = force_generic_plan');
-    await client.query("SELECT * FROM imgkit_claim_tasks('probe', 2, '{plan_probe}', 30000)");
+    await client.query(`PREPARE probe_claim (text, integer, text[], float8) AS ${claim.text}`);
+    await client.query("EXECUTE probe_claim('probe', 2, '{plan_probe}', 30000)");
     const { rows } = await client.query(
-      "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM imgkit_claim_tasks('probe', 2, '{plan_probe}', 30000)",
+      "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE probe_claim('probe', 2, '{plan_probe}', 30000)",
     );
     const plan = rows[0]['QUERY PLAN'][0].Plan;
     const blocks = plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
     // A hash join over the whole table (the generic plan's choice before 0005) touched ~20,000.
     assert.ok(blocks < 500, `one claim of 2 touched ${blocks} buffers`);
+    assert.equal(JSON.stringify(plan).includes('Seq Scan'), false, 'no sequential scan');
   } finally {
     client.release();
     await own.pool.end();

@@ -70,6 +70,7 @@ test('a database made before the queue owned its migrations is adopted', async (
     '0008_fair_rank_blocks',
     '0009_finished_brin',
     '0010_task_id_domain',
+    '0011_pick_tasks',
   ]);
   assert.deepEqual(await migrateDatabase(url), []);
 });
