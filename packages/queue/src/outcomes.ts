@@ -19,8 +19,7 @@ const completeBatchSql = sql(
   `UPDATE tasks t
    SET status = 'completed', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL
    WHERE t.id = ANY($2::text[]) AND (t.id || ':' || t.attempts) = ANY($3::text[])
-     AND t.locked_by = $1
-   RETURNING t.id`,
+     AND t.locked_by = $1`,
 );
 const completeSql = sql(
   'tasks.complete',
