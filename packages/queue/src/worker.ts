@@ -12,6 +12,15 @@ import { LeaseLostError, type Outcome, type Running, runTask } from './runner.ts
 
 /** Tasks shorter than this on average are worth prefetching (a claim is ~1 ms). */
 const PREFETCH_BELOW_MS = 50;
+/**
+ * By default a worker holds about this much work (at the recent average duration) ahead of each
+ * slot, and at most PREFETCH_MAX_PER_SLOT tasks. A claim walks the ready index past the entries
+ * of recently claimed tasks, a cost per claim rather than per task: bench/queue drained no-op
+ * tasks 25 % faster, with ~3.5 µs less PostgreSQL CPU each, holding 40 per slot instead of 10.
+ * Bounding the hold by time keeps slower tasks from being hoarded: at 25 ms a slot holds 2.
+ */
+const PREFETCH_WINDOW_MS = 50;
+const PREFETCH_MAX_PER_SLOT = 40;
 
 export interface WorkerOptions {
   pool: Pool;
@@ -29,7 +38,8 @@ export interface WorkerOptions {
   /** How often a task that met an outage of ours (TaskError.outage) is tried again, ±50 %. */
   outageRetryMs?: number;
   /**
-   * At most this many tasks claimed ahead of free slots (default: 10 × `concurrency`), held
+   * At most this many tasks claimed ahead of free slots (default: about PREFETCH_WINDOW_MS of
+   * work per slot at the recent average duration, 1 to PREFETCH_MAX_PER_SLOT per slot), held
    * under lease in memory so a finished task's slot is refilled without a claim's round trip.
    * Only while tasks are short (recent ones took under PREFETCH_BELOW_MS on average): that is
    * where a claim's round trip matters, and holding long tasks would starve other workers.
@@ -181,7 +191,9 @@ export class Worker {
   /** How many tasks to hold beyond the slots now: only while tasks are short. */
   private prefetchNow(): number {
     if (this.recentTaskMs >= PREFETCH_BELOW_MS) return 0;
-    return this.opts.prefetch ?? 10 * this.opts.concurrency;
+    if (this.opts.prefetch !== undefined) return this.opts.prefetch;
+    const perSlot = Math.floor(PREFETCH_WINDOW_MS / Math.max(this.recentTaskMs, 0.001));
+    return Math.min(PREFETCH_MAX_PER_SLOT, Math.max(1, perSlot)) * this.opts.concurrency;
   }
 
   /** A claimed task: started when a slot is free, otherwise held until one is. */

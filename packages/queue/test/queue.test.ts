@@ -289,6 +289,36 @@ test('short tasks are prefetched under lease; a stop hands them back unstarted w
   await own.pool.end();
 });
 
+test('the prefetch is bounded by time: 30 ms tasks are held one per slot ahead, not ten', async () => {
+  const own = await freshDatabase();
+  let ran = 0;
+  const worker = makeWorker(own.pool, own.url, [
+    { kind: 'paced', handler: () => new Promise((r) => setTimeout(() => r(void ran++), 30)) },
+  ]);
+  await worker.start();
+  await withTransaction(own.pool, async (tx) => {
+    for (let i = 0; i < 12; i++) await enqueue(tx, 'paced', {});
+  });
+  await eventually(async () => ran === 12, 'the first tasks ran (their duration is learnt)');
+  await withTransaction(own.pool, async (tx) => {
+    for (let i = 0; i < 100; i++) await enqueue(tx, 'paced', {});
+  });
+  let heldMax = 0;
+  for (let i = 0; i < 20; i++) {
+    const r = await own.pool.query(
+      "SELECT count(*)::int AS n FROM tasks WHERE status = 'running' AND locked_by = $1",
+      [worker.id],
+    );
+    heldMax = Math.max(heldMax, r.rows[0].n);
+    await new Promise((res) => setTimeout(res, 15));
+  }
+  // 4 slots and floor(50 ms / 30 ms) = 1 task ahead of each; a claim in flight may add a few.
+  assert.ok(heldMax > 4, `some tasks held ahead (${heldMax})`);
+  assert.ok(heldMax <= 10, `held ${heldMax}: at most about 50 ms of work ahead of each of 4 slots`);
+  await worker.stop();
+  await own.pool.end();
+});
+
 test('long tasks are not prefetched: two workers share a short backlog', async () => {
   const own = await freshDatabase();
   const byWorker = new Map<string, number>();
