@@ -291,30 +291,38 @@ test('short tasks are prefetched under lease; a stop hands them back unstarted w
 
 test('the prefetch is bounded by time: 30 ms tasks are held one per slot ahead, not ten', async () => {
   const own = await freshDatabase();
-  let ran = 0;
+  const started = new Set<string>();
   const worker = makeWorker(own.pool, own.url, [
-    { kind: 'paced', handler: () => new Promise((r) => setTimeout(() => r(void ran++), 30)) },
+    {
+      kind: 'paced',
+      handler: (_p, ctx) => {
+        started.add(ctx.task.id);
+        return new Promise((r) => setTimeout(r, 30));
+      },
+    },
   ]);
   await worker.start();
   await withTransaction(own.pool, async (tx) => {
     for (let i = 0; i < 12; i++) await enqueue(tx, 'paced', {});
   });
-  await eventually(async () => ran === 12, 'the first tasks ran (their duration is learnt)');
+  await eventually(async () => started.size === 12, 'the first tasks ran (their duration is learnt)');
   await withTransaction(own.pool, async (tx) => {
     for (let i = 0; i < 100; i++) await enqueue(tx, 'paced', {});
   });
-  let heldMax = 0;
+  // Held ahead = leased to this worker but not started by a handler. Counting every 'running'
+  // row would also count finished tasks whose batched completion is not written yet.
+  let aheadMax = 0;
   for (let i = 0; i < 20; i++) {
-    const r = await own.pool.query(
-      "SELECT count(*)::int AS n FROM tasks WHERE status = 'running' AND locked_by = $1",
+    const r = await own.pool.query<{ id: string }>(
+      "SELECT id FROM tasks WHERE status = 'running' AND locked_by = $1",
       [worker.id],
     );
-    heldMax = Math.max(heldMax, r.rows[0].n);
+    aheadMax = Math.max(aheadMax, r.rows.filter((row) => !started.has(row.id)).length);
     await new Promise((res) => setTimeout(res, 15));
   }
-  // 4 slots and floor(50 ms / 30 ms) = 1 task ahead of each; a claim in flight may add a few.
-  assert.ok(heldMax > 4, `some tasks held ahead (${heldMax})`);
-  assert.ok(heldMax <= 10, `held ${heldMax}: at most about 50 ms of work ahead of each of 4 slots`);
+  // 4 slots and floor(50 ms / 30 ms) = 1 task ahead of each (2 if the average dips under 25 ms).
+  assert.ok(aheadMax > 0, `some tasks held ahead (${aheadMax})`);
+  assert.ok(aheadMax <= 8, `held ${aheadMax} ahead: at most about 50 ms of work ahead of each of 4 slots`);
   await worker.stop();
   await own.pool.end();
 });
