@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { types } from './timestamps.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -23,6 +24,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     allowExitOnIdle: options.allowExitOnIdle ?? false,
+    types: types as pg.CustomTypesConfig,
   });
   pool.on('error', (err) => options.onError?.(err));
   return pool;

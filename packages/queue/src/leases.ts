@@ -1,5 +1,6 @@
 import { type Pool, query, sql } from '@imgkit/db';
 import { errSummary, withDbRetry } from './db-retry.ts';
+import { idArray } from './id-array.ts';
 import type { QueueLogger } from './kind.ts';
 
 // Rows this worker holds are found by id and locked_by alone (see outcomes.ts: locked_by is set
@@ -70,7 +71,11 @@ export class Leases {
   async renew(ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     try {
-      const rows = await query<{ id: string }>(this.pool, heartbeatSql, [this.workerId, ids, this.leaseMs]);
+      const rows = await query<{ id: string }>(this.pool, heartbeatSql, [
+        this.workerId,
+        idArray(ids),
+        this.leaseMs,
+      ]);
       const held = new Set(rows.map((r) => r.id));
       return ids.filter((id) => !held.has(id));
     } catch (err) {
@@ -80,8 +85,8 @@ export class Leases {
   }
 
   async release(ids: string[]): Promise<void> {
-    await withDbRetry(this.leaseMs, () => query(this.pool, releaseSql, [this.workerId, ids])).catch((err) =>
-      this.log.error({ err }, 'could not release leases; they will expire'),
+    await withDbRetry(this.leaseMs, () => query(this.pool, releaseSql, [this.workerId, idArray(ids)])).catch(
+      (err) => this.log.error({ err }, 'could not release leases; they will expire'),
     );
   }
 

@@ -15,6 +15,8 @@ import {
 import pg from 'pg';
 import { freshDatabase } from '../../../test/helpers/db.ts';
 import { claim } from '../src/claimer.ts';
+import type { ClaimedTask } from '../src/kind.ts';
+import { Outcomes } from '../src/outcomes.ts';
 import { eventually, makeWorker, statusCounts } from './helpers.ts';
 
 const db = await freshDatabase();
@@ -610,6 +612,38 @@ test('a worker that lost its lease cannot overwrite the new holder’s result', 
   const [row] = (await db.pool.query('SELECT status, last_error FROM tasks WHERE id = $1', [t.id])).rows;
   assert.equal(row.status, 'failed');
   assert.equal(row.last_error.code, 'b_result');
+});
+
+test('batched completions are fenced on each task’s own attempt, whatever the mix of attempts in one batch', async () => {
+  // Tasks this worker holds on their 1st, 2nd and 3rd attempt, and one it held on attempt 2 but
+  // which was reclaimed and is now on attempt 3 (running here again): that stale completion
+  // must not apply, the others must, all from the same batch.
+  const ids: string[] = [];
+  for (let i = 0; i < 4; i++) ids.push((await enqueue(db.pool, 'fence_mix', {}, { notify: 'none' }))!.id);
+  const attempts = [1, 2, 3, 3];
+  for (let i = 0; i < 4; i++) {
+    await db.pool.query(
+      "UPDATE tasks SET status = 'running', locked_by = 'W', attempts = $2, locked_until = now() + interval '1 minute' WHERE id = $1",
+      [ids[i], attempts[i]],
+    );
+  }
+  const held = (i: number, a: number) => ({ id: ids[i], attempts: a }) as ClaimedTask;
+  const outcomes = new Outcomes(db.pool, 'W', 60_000);
+  await Promise.all([
+    outcomes.completeBatched(held(0, 1)),
+    outcomes.completeBatched(held(1, 2)),
+    outcomes.completeBatched(held(2, 3)),
+    outcomes.completeBatched(held(3, 2)), // stale: the task is on attempt 3
+  ]);
+  const { rows } = await db.pool.query<{ id: string; status: string }>(
+    'SELECT id, status FROM tasks WHERE id = ANY($1)',
+    [ids],
+  );
+  const status = Object.fromEntries(rows.map((r) => [r.id, r.status]));
+  assert.deepEqual(
+    ids.map((id) => status[id]),
+    ['completed', 'completed', 'completed', 'running'],
+  );
 });
 
 test('finished tasks are pruned after the retention; stats and dedupe keys work', async () => {
