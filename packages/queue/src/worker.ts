@@ -8,7 +8,7 @@ import { TaskError } from './errors.ts';
 import { type ClaimedTask, kindName, type QueueLogger, type TaskKindDefinition } from './kind.ts';
 import { Leases } from './leases.ts';
 import { Outcomes } from './outcomes.ts';
-import { LeaseLostError, type Outcome, type Running, runTask } from './runner.ts';
+import { LeaseLostError, type Outcome, type Running, runTask, TaskAbort } from './runner.ts';
 
 /** Tasks shorter than this on average are worth prefetching (a claim is ~1 ms). */
 const PREFETCH_BELOW_MS = 50;
@@ -170,8 +170,7 @@ export class Worker {
     const timer = sleep(deadlineMs, 'timeout' as const, { ref: false });
     if ((await Promise.race([allDone, timer])) === 'timeout' && this.running.size > 0) {
       const ids = [...this.running.keys()];
-      for (const r of this.running.values())
-        r.controller.abort(new TaskError('shutdown', 'worker shutting down'));
+      for (const r of this.running.values()) r.abort.abort(new TaskError('shutdown', 'worker shutting down'));
       await this.leases.release(ids);
       this.log.warn({ tasks: ids }, 'released unfinished tasks at shutdown');
     }
@@ -210,7 +209,7 @@ export class Worker {
   private startTask(task: ClaimedTask): void {
     const entry: Running = {
       task,
-      controller: new AbortController(),
+      abort: new TaskAbort(),
       leaseLost: false,
       done: Promise.resolve(),
     };
@@ -255,7 +254,7 @@ export class Worker {
       const r = this.running.get(id);
       if (r) {
         r.leaseLost = true;
-        r.controller.abort(new LeaseLostError('lease lost'));
+        r.abort.abort(new LeaseLostError('lease lost'));
       }
     }
   }

@@ -10,6 +10,7 @@ import {
   permanentError,
   requeueFailedTask,
   retryableError,
+  type TaskError,
   taskStats,
 } from '@imgkit/queue';
 import pg from 'pg';
@@ -405,6 +406,43 @@ test('concurrency changes at run time: more slots at once, fewer after the runni
   assert.deepEqual(peaks, [1, 4, 2], 'the number of tasks running at once followed the setting');
   assert.throws(() => worker.setConcurrency(0), RangeError);
   await own.pool.end();
+});
+
+test('a handler over its kind’s timeout: its signal fires with task_timeout, and one that ignores the signal is not waited for', async () => {
+  const reasons: string[] = [];
+  const worker = makeWorker(db.pool, db.url, [
+    {
+      kind: 'listens',
+      timeoutMs: 150,
+      handler: (_p, ctx) =>
+        new Promise<void>((_resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => {
+            reasons.push((ctx.signal.reason as TaskError).code);
+            reject(ctx.signal.reason);
+          });
+        }),
+    },
+    // Never settles and never reads its signal.
+    { kind: 'deaf', timeoutMs: 150, handler: () => new Promise<void>(() => {}) },
+  ]);
+  await worker.start();
+  const a = (await enqueue(db.pool, 'listens', {}, { maxAttempts: 1 }))!;
+  const b = (await enqueue(db.pool, 'deaf', {}, { maxAttempts: 1 }))!;
+  await eventually(
+    async () =>
+      (await db.pool.query("SELECT 1 FROM tasks WHERE id = ANY($1) AND status = 'failed'", [[a.id, b.id]]))
+        .rowCount === 2,
+    'both failed',
+  );
+  await worker.stop();
+  const { rows } = await db.pool.query("SELECT last_error->>'code' AS code FROM tasks WHERE id = ANY($1)", [
+    [a.id, b.id],
+  ]);
+  assert.deepEqual(
+    rows.map((r) => r.code),
+    ['task_timeout', 'task_timeout'],
+  );
+  assert.deepEqual(reasons, ['task_timeout']);
 });
 
 test('a permanent error fails at once; exhausting max_attempts fails with the last error', async () => {
