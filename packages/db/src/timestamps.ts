@@ -19,7 +19,7 @@ function digits(s: string, from: number, to: number): number {
  * `…+05:30`, `…-03:30:15` — read in one pass. node-postgres' parser runs three regular
  * expressions per value, a visible share of a worker's CPU when every claimed task carries two
  * timestamps. Anything else (BC, years after 9999 or before 1000, infinity) goes to that parser,
- * and both agree on every value (test/timestamps.test.ts).
+ * and both agree on every value (packages/db/test/timestamps.test.ts).
  */
 export function parseTimestamptz(s: string): Date | number | null {
   const n = s.length;
