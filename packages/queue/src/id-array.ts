@@ -1,4 +1,5 @@
-const PLAIN = /^\w+$/;
+// Word characters after the prefix: nothing to quote, and never the bare word NULL.
+const PLAIN = /^tsk_\w+$/;
 
 /**
  * Task ids as a PostgreSQL array literal for a `$n::text[]` parameter. Task ids are plain

@@ -16,6 +16,7 @@ import {
 import pg from 'pg';
 import { freshDatabase } from '../../../test/helpers/db.ts';
 import { claim } from '../src/claimer.ts';
+import { idArray } from '../src/id-array.ts';
 import type { ClaimedTask } from '../src/kind.ts';
 import { Outcomes } from '../src/outcomes.ts';
 import { eventually, makeWorker, statusCounts } from './helpers.ts';
@@ -51,6 +52,16 @@ test('full-jitter backoff stays within [0, min(cap, base·2^(n-1)))', () => {
     backoffDelayMs(4, policy, () => 0),
     0,
   );
+});
+
+test('task ids go to PostgreSQL as one array literal only when nothing in them needs quoting', async () => {
+  const ids = ['tsk_2Jx9Z0aa', 'tsk_b_1'];
+  assert.equal(idArray(ids), '{tsk_2Jx9Z0aa,tsk_b_1}');
+  for (const odd of ['NULL', 'tsk_a,b', 'tsk_"q', 'tsk_a}', 'tsk_ a', 'tsk_a\\'])
+    assert.deepEqual(idArray([...ids, odd]), [...ids, odd], odd);
+  // What PostgreSQL reads from the literal is the list itself.
+  const { rows } = await db.pool.query('SELECT $1::text[] AS a', [idArray(ids)]);
+  assert.deepEqual(rows[0].a, ids);
 });
 
 test('4 workers × 2,000 tasks: every side effect happens exactly once', async () => {
