@@ -42,16 +42,24 @@ test("libvips' operation cache is off by default and sized by LIBVIPS_CACHE_MB o
   const bytes = await read('camera-exif/Canon_40D.jpg');
   const spec = { operation: 'cover', width: 64, height: 64 } as const;
   // The cache is one per process (libvips is loaded once): the threads' setting shows here too.
+  // sharp resets it to its default (50 MB) whenever a thread loads it, and the thread's own
+  // setting follows a moment later: a thread still starting (this pool's other one, or the
+  // previous test's) can show the default for that moment, so the setting is awaited.
+  const settled = async (memoryMax: number) => {
+    for (let i = 0; i < 100 && sharp.cache().memory.max !== memoryMax; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    return sharp.cache();
+  };
   const off = pool();
-  await off.transform(bytes, spec);
-  const none = sharp.cache();
+  await Promise.all([off.transform(bytes, spec), off.transform(bytes, spec)]);
+  const none = await settled(0);
   assert.equal(none.memory.max, 0);
   assert.equal(none.items.max, 0);
   assert.equal(none.memory.current, 0);
   await off.close();
   const on = pool({ libvipsCacheMb: 16 });
-  await on.transform(bytes, spec);
-  const some = sharp.cache();
+  await Promise.all([on.transform(bytes, spec), on.transform(bytes, spec)]);
+  const some = await settled(16);
   assert.equal(some.memory.max, 16);
   assert.ok(some.items.current > 0, 'operations are kept when the cache is on');
 });
