@@ -207,6 +207,16 @@ export class Worker {
   }
 
   private startTask(task: ClaimedTask): void {
+    // The task is running here already: our lease on it expired (the event loop stalled, or the
+    // database was out of reach for a lease) and a sweep gave it back to the queue, from which
+    // this worker claimed it again. The attempt that lost its lease stops, as it would had
+    // another worker claimed the task; an older copy (prefetched before) is dropped.
+    const other = this.running.get(task.id);
+    if (other) {
+      if (other.task.attempts >= task.attempts) return;
+      other.leaseLost = true;
+      other.abort.abort(new LeaseLostError('lease lost: the task was claimed again'));
+    }
     const entry: Running = {
       task,
       abort: new TaskAbort(),
@@ -215,7 +225,7 @@ export class Worker {
     };
     this.running.set(task.id, entry);
     entry.done = this.execute(entry).finally(() => {
-      this.running.delete(task.id);
+      if (this.running.get(task.id) === entry) this.running.delete(task.id);
       if (!this.stopping && this.running.size < this.opts.concurrency) {
         const next = this.prefetched.shift();
         if (next) this.startTask(next);

@@ -631,9 +631,12 @@ test('a worker that lost its lease cannot overwrite the new holder’s result', 
   const gateA = new Promise<void>((r) => {
     releaseA = r;
   });
+  // One slot, held by the stalled task: A cannot claim the task back itself once its lease is
+  // swept (by A's own poll or B's), so the new holder is B.
   const a = makeWorker(db.pool, db.url, [{ kind: 'fenced', handler: () => gateA }], {
     workerId: 'A',
     leaseMs: 60_000,
+    concurrency: 1,
   });
   await a.start();
   const t = (await enqueue(db.pool, 'fenced', {}))!;
@@ -661,6 +664,47 @@ test('a worker that lost its lease cannot overwrite the new holder’s result', 
   const [row] = (await db.pool.query('SELECT status, last_error FROM tasks WHERE id = $1', [t.id])).rows;
   assert.equal(row.status, 'failed');
   assert.equal(row.last_error.code, 'b_result');
+});
+
+test('a worker that claims back a task it still runs (its own lease expired) stops the old attempt and runs the new one once', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const signals = new Map<number, AbortSignal>();
+  let completions = 0;
+  const worker = makeWorker(
+    db.pool,
+    db.url,
+    [
+      {
+        kind: 'reclaimed_here',
+        handler: async (_p, ctx) => {
+          signals.set(ctx.task.attempts, ctx.signal);
+          await gate;
+          if (!ctx.signal.aborted) completions++;
+        },
+      },
+    ],
+    { workerId: 'self', concurrency: 2, leaseMs: 60_000 },
+  );
+  await worker.start();
+  const t = (await enqueue(db.pool, 'reclaimed_here', {}))!;
+  await eventually(async () => signals.has(1), 'the first attempt runs');
+  // The worker stalled past its lease (simulated): its own sweep returns the task to the queue,
+  // and with a free slot it claims it again.
+  await db.pool.query("UPDATE tasks SET locked_until = now() - interval '1 second' WHERE id = $1", [t.id]);
+  await eventually(async () => signals.has(2), 'the second attempt runs');
+  assert.equal(signals.get(1)?.aborted, true, 'the attempt that lost its lease was stopped');
+  assert.equal(signals.get(2)?.aborted, false);
+  assert.equal(worker.runningCount, 1);
+  release();
+  await eventually(async () => (await statusCounts(db.pool, 'reclaimed_here')).completed === 1, 'completed');
+  await worker.stop();
+  const [row] = (await db.pool.query('SELECT attempts FROM tasks WHERE id = $1', [t.id])).rows;
+  assert.equal(row.attempts, 2);
+  assert.equal(completions, 1);
+  assert.equal(worker.runningCount, 0);
 });
 
 test('batched completions are fenced on each task’s own attempt, whatever the mix of attempts in one batch', async () => {
