@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createPool } from '@imgkit/db';
 import { SafeFetcher } from '@imgkit/fetch';
 import { createLogger } from '@imgkit/log';
@@ -80,13 +80,17 @@ async function main() {
       taskDuration.observe({ kind: task.kind, outcome }, ms / 1000);
     },
   });
+  // Listening before "ready" (whoever started us may call it at once), and before the first
+  // claim: a port in use stops the start with nothing claimed.
+  const metricsServer = config.METRICS_HOST
+    ? await serveMetrics(config.METRICS_HOST, registry, worker)
+    : undefined;
   await worker.start();
   const housekeeping = startHousekeeping({
     pool,
     logger,
     webhookLogRetentionMs: config.WEBHOOK_LOG_RETENTION_HOURS * 3600_000,
   });
-  const metricsServer = config.METRICS_HOST ? serveMetrics(config.METRICS_HOST, registry, worker) : undefined;
   logger.info({ concurrency: config.WORKER_CONCURRENCY, listen: config.WORKER_LISTEN }, 'worker started');
   process.send?.({ type: 'ready' });
 
@@ -111,7 +115,7 @@ async function main() {
 }
 
 /** METRICS_HOST=host:port: this worker's own /metrics (task outcomes and durations) and /concurrency. */
-function serveMetrics(hostPort: string, registry: Registry, worker: Worker) {
+async function serveMetrics(hostPort: string, registry: Registry, worker: Worker): Promise<Server> {
   const i = hostPort.lastIndexOf(':');
   const loop = new EventLoopDelay();
   const server = createServer((req, res) => {
@@ -133,7 +137,14 @@ function serveMetrics(hostPort: string, registry: Registry, worker: Worker) {
     if (url.pathname !== '/metrics') return res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(registry.render([loop.render()]));
   });
-  server.listen(Number(hostPort.slice(i + 1)), hostPort.slice(0, i) || '127.0.0.1');
+  // A port in use ends the start with its error (below), not with an unhandled 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(hostPort.slice(i + 1)), hostPort.slice(0, i) || '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return server;
 }
 

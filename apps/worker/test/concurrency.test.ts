@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -46,5 +47,39 @@ test('POST /concurrency on the worker changes its slots without a restart', asyn
   } finally {
     worker.kill('SIGTERM');
     await once(worker, 'exit');
+  }
+});
+
+test('a METRICS_HOST port in use stops the start with one line naming the error, and no ready message', async () => {
+  const db = await freshDatabase();
+  const taken = createServer().listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  const port = (taken.address() as { port: number }).port;
+  try {
+    const worker = fork(path.resolve(import.meta.dirname, '../src/main.ts'), {
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        DATABASE_URL: db.url,
+        SECRET_KEY: TEST_SECRET,
+        URL_SIGNING_KEY: TEST_SECRET,
+        DATA_DIR: await mkdtemp(path.join(tmpdir(), 'imgkit-conc-')),
+        METRICS_HOST: `127.0.0.1:${port}`,
+        LOG_LEVEL: 'silent',
+      },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    let stderr = '';
+    worker.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const messages: unknown[] = [];
+    worker.on('message', (m) => messages.push(m));
+    const [code] = await once(worker, 'exit');
+    assert.equal(code, 1);
+    assert.match(stderr, /imgkit worker: failed to start: .*EADDRINUSE/);
+    assert.deepEqual(messages, [], 'never said ready');
+  } finally {
+    taken.close();
   }
 });
