@@ -17,12 +17,19 @@ export const claim = sql(
    RETURNING t.id, t.kind, t.payload, t.priority, t.run_at, t.attempts, t.max_attempts, t.subject_id,
              t.created_at, t.last_error`,
 );
-// The next scheduled task of the highest pending priority (priorities are rare; the poll covers the rest).
+// After a claim that came back short: when the next scheduled task of the highest pending
+// priority becomes ready (priorities are rare; the poll covers the rest), and whether a task
+// became ready in the last second and is still pending. That one the claim just missed: it
+// became ready between the claim's now() and this one's (a timer fires a moment early, a
+// notification's run_at is rounded to the millisecond), or another worker's claim holds its lock.
 const nextRunAt = sql(
   'tasks.next_run_at',
-  `SELECT run_at FROM tasks
-   WHERE status = 'pending' AND run_at > now() AND kind = ANY($1::text[])
-   ORDER BY priority DESC, run_at, id LIMIT 1`,
+  `SELECT (SELECT run_at FROM tasks
+           WHERE status = 'pending' AND run_at > now() AND kind = ANY($1::text[])
+           ORDER BY priority DESC, run_at, id LIMIT 1) AS next_at,
+          EXISTS (SELECT FROM tasks
+                  WHERE status = 'pending' AND run_at <= now() AND run_at > now() - interval '1 second'
+                    AND kind = ANY($1::text[])) AS due`,
 );
 
 export interface ClaimerOptions {
@@ -61,6 +68,8 @@ export class Claimer {
   private wakeSeq = 0;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private recheckMs = 0;
 
   private readonly o: ClaimerOptions;
 
@@ -72,6 +81,7 @@ export class Claimer {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
     await this.looping;
   }
 
@@ -149,13 +159,29 @@ export class Claimer {
     }
   }
 
-  /** Sleeps until the earliest scheduled task instead of polling for it. */
+  /**
+   * Sleeps until the earliest scheduled task instead of polling for it. A task that is ready
+   * but was not claimed is looked at again shortly, backing off (5 ms doubling to 1 s) so that
+   * a row another worker holds locked is not polled in a tight loop; without that look it would
+   * wait for the next poll.
+   */
   private async scheduleNextWake(): Promise<void> {
+    let row: { next_at: Date | null; due: boolean } | undefined;
     try {
-      const [row] = await query<{ run_at: Date | null }>(this.o.pool, nextRunAt, [this.o.kinds]);
-      if (row?.run_at) this.wakeAtOrNow(row.run_at.getTime());
+      [row] = await query<{ next_at: Date | null; due: boolean }>(this.o.pool, nextRunAt, [this.o.kinds]);
     } catch {
-      // the poll covers it
+      return; // the poll covers it
     }
+    if (row?.next_at) this.wakeAtOrNow(row.next_at.getTime());
+    if (!row?.due) {
+      this.recheckMs = 0;
+      return;
+    }
+    if (this.recheckTimer || this.stopped) return;
+    this.recheckMs = Math.min(this.recheckMs ? this.recheckMs * 2 : 5, 1000);
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = undefined;
+      this.wake();
+    }, this.recheckMs);
   }
 }

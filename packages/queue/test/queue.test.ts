@@ -15,11 +15,11 @@ import {
 } from '@imgkit/queue';
 import pg from 'pg';
 import { freshDatabase } from '../../../test/helpers/db.ts';
-import { claim } from '../src/claimer.ts';
+import { Claimer, claim } from '../src/claimer.ts';
 import { idArray } from '../src/id-array.ts';
 import type { ClaimedTask } from '../src/kind.ts';
 import { Outcomes } from '../src/outcomes.ts';
-import { eventually, makeWorker, statusCounts } from './helpers.ts';
+import { eventually, makeWorker, silentLogger, statusCounts } from './helpers.ts';
 
 const db = await freshDatabase();
 after(() => db.pool.end()); // every worker of this file is stopped inside its test
@@ -624,6 +624,37 @@ test('a scheduled task starts no earlier than its run_at, without polling for it
   await eventually(async () => startedAt > 0, 'scheduled task ran');
   await worker.stop();
   assert.ok(startedAt >= runAt.getTime() - 5, 'not before run_at');
+});
+
+test('a task that becomes ready between a short claim and the look for the next one is claimed, not left for the poll', async () => {
+  // The race: a claim runs a moment before a task's run_at and finds nothing; by the time the
+  // claimer asks when to wake next, run_at has passed, so "the next scheduled task" no longer
+  // includes it. Made certain here by holding that look back until after run_at; no poll runs.
+  const pool = new Proxy(db.pool, {
+    get(target, prop, receiver) {
+      if (prop !== 'query') return Reflect.get(target, prop, receiver);
+      return async (config: pg.QueryConfig) => {
+        if (config.name === 'tasks.next_run_at') await new Promise((r) => setTimeout(r, 700));
+        return target.query(config);
+      };
+    },
+  });
+  const started: ClaimedTask[] = [];
+  const claimer = new Claimer({
+    pool,
+    workerId: 'race',
+    kinds: ['edge'],
+    leaseMs: 60_000,
+    capacity: () => 1,
+    running: () => started.length,
+    start: (task) => started.push(task),
+    log: silentLogger,
+  });
+  const task = (await enqueue(db.pool, 'edge', {}, { runAt: new Date(Date.now() + 350) }))!;
+  claimer.wake(); // claims before run_at: nothing
+  await eventually(async () => started.length === 1, 'the task was claimed', 10_000);
+  await claimer.stop();
+  assert.equal(started[0]!.id, task.id);
 });
 
 test('a worker that lost its lease cannot overwrite the new holder’s result', async () => {
