@@ -210,10 +210,13 @@ export class Worker {
     // The task is running here already: our lease on it expired (the event loop stalled, or the
     // database was out of reach for a lease) and a sweep gave it back to the queue, from which
     // this worker claimed it again. The attempt that lost its lease stops, as it would had
-    // another worker claimed the task; an older copy (prefetched before) is dropped.
+    // another worker claimed the task; an older copy (prefetched before) is dropped. A claim
+    // lost in a database crash (claims commit asynchronously) comes back with the attempt
+    // number the running one has: that one still holds the row again, so nothing new starts,
+    // unless it was already stopped for its lost lease.
     const other = this.running.get(task.id);
     if (other) {
-      if (other.task.attempts >= task.attempts) return;
+      if (other.task.attempts >= task.attempts && !other.leaseLost) return;
       other.leaseLost = true;
       other.abort.abort(new LeaseLostError('lease lost: the task was claimed again'));
     }

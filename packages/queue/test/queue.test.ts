@@ -738,6 +738,62 @@ test('a worker that claims back a task it still runs (its own lease expired) sto
   assert.equal(worker.runningCount, 0);
 });
 
+test('a claim lost by a database crash (it commits without waiting for its WAL flush): the task runs once', async () => {
+  // The claim commits asynchronously: PostgreSQL crashing right after it can lose it, leaving the
+  // task pending with its attempts as before while this worker runs it. Simulated by putting the
+  // row back; the worker then claims the task again with the same attempt number.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  let runs = 0;
+  let completions = 0;
+  const worker = makeWorker(
+    db.pool,
+    db.url,
+    [
+      {
+        kind: 'claim_lost',
+        handler: async (_p, ctx) => {
+          runs++;
+          await gate;
+          if (!ctx.signal.aborted) completions++;
+        },
+      },
+    ],
+    { workerId: 'crashed', concurrency: 2, leaseMs: 60_000 },
+  );
+  await worker.start();
+  const client = await db.pool.connect();
+  const synchronous = async () =>
+    (await client.query<{ s: string }>('SELECT current_setting($1) AS s', ['synchronous_commit'])).rows[0]!.s;
+  await client.query('BEGIN');
+  await client.query({ ...claim, values: ['nobody', 1, ['sync_probe'], 1000] });
+  assert.equal(await synchronous(), 'on', 'a claim that took nothing leaves the setting alone');
+  await enqueue(client, 'sync_probe', {});
+  assert.equal((await client.query({ ...claim, values: ['nobody', 1, ['sync_probe'], 1000] })).rowCount, 1);
+  assert.equal(await synchronous(), 'off', 'the claim commits without waiting for the flush');
+  await client.query('ROLLBACK');
+  assert.equal(await synchronous(), 'on', 'only the claim’s own transaction');
+  const t = (await enqueue(db.pool, 'claim_lost', {}))!;
+  await eventually(async () => runs === 1, 'the attempt runs');
+  await client.query(
+    "UPDATE tasks SET status = 'pending', attempts = attempts - 1, locked_by = NULL, locked_until = NULL WHERE id = $1",
+    [t.id],
+  );
+  await client.query("SELECT pg_notify('imgkit_tasks', '0')");
+  await eventually(async () => (await statusCounts(db.pool, 'claim_lost')).running === 1, 'claimed again');
+  release();
+  await eventually(async () => (await statusCounts(db.pool, 'claim_lost')).completed === 1, 'completed');
+  await worker.stop();
+  const [row] = (await client.query('SELECT attempts FROM tasks WHERE id = $1', [t.id])).rows;
+  client.release();
+  assert.equal(row.attempts, 1);
+  assert.equal(runs, 1, 'the claim of a task already running here with that attempt starts nothing');
+  assert.equal(completions, 1);
+  assert.equal(worker.runningCount, 0);
+});
+
 test('batched completions are fenced on each task’s own attempt, whatever the mix of attempts in one batch', async () => {
   // Tasks this worker holds on their 1st, 2nd and 3rd attempt, and one it held on attempt 2 but
   // which was reclaimed and is now on attempt 3 (running here again): that stale completion
