@@ -41,7 +41,10 @@ async function main() {
   let shuttingDown = false;
   let renditions: Listener | undefined;
   // Signed-URL renders decode untrusted originals: in the media pool, not on this event loop.
-  const media = createMediaPool({ ...config, MEDIA_THREADS: config.API_MEDIA_THREADS });
+  const media = createMediaPool(
+    { ...config, MEDIA_THREADS: config.API_MEDIA_THREADS },
+    { callsPerThread: config.API_MEDIA_CALLS_PER_THREAD },
+  );
   const fetcher = new SafeFetcher({ allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS });
   const app = createApp({
     pool,

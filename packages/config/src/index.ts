@@ -117,10 +117,13 @@ export const envSchema = z.object({
   // wall-clock deadline of one call.
   MEDIA_THREADS: int(1, 256).default(Math.max(4, availableParallelism())),
   // The api's pool only renders signed URLs (libvips does that work on libuv's thread pool, four
-  // threads) and inspects uploads; each thread is ~17 MB of memory (its own V8 heap and the
-  // rendering modules; ~33 MB without Node's compile cache), and more than the cores measured no
-  // faster (3 on 2 cores: +7 % cold renders, +33 MB peak, worse p99; 4: slower; bench/README.md).
-  API_MEDIA_THREADS: int(1, 256).default(Math.min(4, Math.max(2, availableParallelism()))),
+  // threads, while the calling thread's event loop waits) and inspects uploads. Each thread is
+  // ~17 MB of memory (its own V8 heap and the rendering modules; ~33 MB without Node's compile
+  // cache), so one thread runs several calls at once: cores + 1 keeps the cores busy through
+  // each call's gaps (bench/thumbs on 2 cores: 1 thread × 3 calls renders as fast as 2 × 1
+  // did, or faster, at ~12 MB less peak RSS; bench/README.md).
+  API_MEDIA_THREADS: int(1, 256).default(1),
+  API_MEDIA_CALLS_PER_THREAD: int(1, 64).default(Math.min(8, availableParallelism() + 1)),
   MEDIA_THREAD_HEAP_MB: int(32, 16_384).default(512),
   MEDIA_PIXEL_BUDGET: int(1).default(200_000_000),
   MEDIA_CALL_TIMEOUT_MS: int(1000, 3_600_000).default(90_000),

@@ -66,3 +66,5 @@ export class PixelBudget {
 
 /** Calls are numbered modulo this; a stopped thread is gone long before its number comes round. */
 export const BUDGET_SLOTS = 4096;
+/** In a call's cell of the pool's thread table: the pool gave the call up before a thread started it. */
+export const CALL_GIVEN_UP = -1;

@@ -7,6 +7,7 @@
 
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { threadId } from 'node:worker_threads';
 import type { Extracted, IntakeRules } from '@imgkit/media';
 import {
   findOgImage,
@@ -19,7 +20,7 @@ import {
 } from '@imgkit/media/core';
 import { workerData } from 'piscina';
 import sharp, { type Metadata } from 'sharp';
-import { PixelBudget } from './budget.ts';
+import { BUDGET_SLOTS, CALL_GIVEN_UP, PixelBudget } from './budget.ts';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; code: MediaError['code']; message: string };
 
@@ -48,6 +49,7 @@ function extraction(): Promise<typeof import('@imgkit/media')> {
 }
 const shared = workerData as {
   budgetBuffer: SharedArrayBuffer;
+  callThreadsBuffer: SharedArrayBuffer;
   budgetTotal: number;
   maxInputPixels: number;
   libvipsCacheMb: number;
@@ -58,6 +60,9 @@ const shared = workerData as {
 // every thread sets the same value.
 sharp.cache(shared.libvipsCacheMb > 0 ? { memory: shared.libvipsCacheMb, files: 20, items: 100 } : false);
 const budget = new PixelBudget(shared.budgetTotal, shared.budgetBuffer);
+// Which thread runs each call (see MediaPool.giveUp): a call is marked with this thread's id as
+// it starts here, unless the pool has already given it up.
+const callThreads = new Int32Array(shared.callThreadsBuffer);
 
 /** Runs a decode once its pixels fit the process-wide budget (read from the header first). */
 async function admitted<T>(
@@ -85,7 +90,13 @@ function fingerprint(): string {
   ].join('|');
 }
 
-async function guarded<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+async function guarded<T>(slot: number | undefined, fn: () => Promise<T>): Promise<Outcome<T>> {
+  if (
+    slot !== undefined &&
+    Atomics.compareExchange(callThreads, slot % BUDGET_SLOTS, 0, threadId) === CALL_GIVEN_UP
+  ) {
+    return { ok: false, code: 'processing_timeout', message: 'the call was given up before it started' };
+  }
   let outcome: Outcome<T>;
   try {
     outcome = { ok: true, value: await fn() };
@@ -139,7 +150,7 @@ export interface Processed {
 }
 
 export function processImage(req: ProcessRequest): Promise<Outcome<Processed>> {
-  return guarded(async () => {
+  return guarded(req.budgetSlot, async () => {
     const bytes = asInput(req.bytes) as Buffer;
     return admitted(bytes, req.budgetSlot, async () => {
       const { extractImage } = await extraction();
@@ -162,7 +173,7 @@ export function transform(req: {
   limits: MediaLimits;
   budgetSlot?: number;
 }): Promise<Outcome<Rendered>> {
-  return guarded(() => {
+  return guarded(req.budgetSlot, () => {
     const spec = req.spec.watermark?.image
       ? {
           ...req.spec,
@@ -182,8 +193,9 @@ export function inspect(req: {
   pageUrl: string;
   /** The response's Content-Type said HTML; the bytes may say so too. */
   declaredHtml: boolean;
+  budgetSlot?: number;
 }): Promise<Outcome<{ html: boolean; ogImage?: string }>> {
-  return guarded(async () => {
+  return guarded(req.budgetSlot, async () => {
     const bytes = asInput(req.bytes) as Buffer;
     if (!req.declaredHtml && sniff(bytes).kind !== 'html') return { html: false };
     return { html: true, ogImage: findOgImage(bytes.toString('utf8'), req.pageUrl) };

@@ -118,3 +118,44 @@ test('the pixel budget admits decodes only while they fit', async () => {
   assert.equal(budget.reclaim(7), 0);
   assert.equal(budget.inUse, 0, 'no double release');
 });
+
+test('calls sharing a thread: one past its deadline is stopped with its thread, and a call that thread was also running runs again elsewhere', async () => {
+  const bomb = await read('bombs/png_16383x16383_8bit_gray.png'); // 268 Mpx: seconds of decoding
+  const photo = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#3a6' } })
+    .jpeg()
+    .toBuffer();
+  // The budget fits the bomb and not the photo beside it: the photo's call starts on the same
+  // thread and waits there for pixels until the bomb's deadline stops that thread.
+  const p = pool({
+    threads: 1,
+    callsPerThread: 3,
+    pixelBudget: 270_000_000,
+    callTimeoutMs: 1500,
+    limits: { ...limits, decodeTimeoutMs: 2000 },
+  });
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const bombed = p.processImage(bomb, { metadata: true, variants: [] });
+  while (p.pixelsInUse === 0) await new Promise((r) => setTimeout(r, 5));
+  const neighbour = p.transform(photo, { operation: 'cover', width: 64, height: 64 });
+  await assert.rejects(
+    bombed,
+    (err: unknown) => err instanceof MediaError && err.code === 'processing_timeout',
+  );
+  const rendered = await neighbour;
+  delay.disable();
+  assert.equal(rendered.width, 64, 'the neighbour was rendered on a new thread');
+  assert.equal(p.pixelsInUse, 0, 'the stopped calls’ shares of the pixel budget are returned');
+  assert.ok(delay.percentile(99) / 1e6 < 100, `event loop p99 ${delay.percentile(99) / 1e6} ms`);
+  // Several calls at once on the one thread, all served.
+  const canon = await read('camera-exif/Canon_40D.jpg');
+  const many = await Promise.all(
+    Array.from({ length: 6 }, (_, i) =>
+      p.transform(canon, { operation: 'cover', width: 20 + i, height: 20 }),
+    ),
+  );
+  assert.deepEqual(
+    many.map((r) => r.width),
+    [20, 21, 22, 23, 24, 25],
+  );
+});

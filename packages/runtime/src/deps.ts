@@ -13,8 +13,9 @@ export function mediaLimits(config: Config): MediaLimits {
 }
 
 /** The media pool of a process (api or worker), from config. */
-export function createMediaPool(config: Config): MediaPool {
+export function createMediaPool(config: Config, o: { callsPerThread?: number } = {}): MediaPool {
   return new MediaPool({
+    callsPerThread: o.callsPerThread,
     limits: mediaLimits(config),
     threads: config.MEDIA_THREADS,
     heapMb: config.MEDIA_THREAD_HEAP_MB,
