@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type Socket } from 'node:net';
-import { Agent, buildConnector, request } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { isPublicAddress } from './address.ts';
 import { FetchError, toFetchError } from './errors.ts';
 
@@ -55,6 +55,14 @@ const SNIFF_BYTES = 1024;
 
 export const DEFAULT_USER_AGENT = 'imgkit/0.1 (+https://github.com/imgkit/imgkit; image fetcher)';
 
+// undici is loaded on the first fetch, not at import: ~7 MB of memory in a process that may
+// never fetch (the api fetches only for search by URL; bench/thumbs counts the api's peak RSS).
+let undiciModule: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => {
+  undiciModule ??= import('undici');
+  return undiciModule;
+};
+
 /**
  * The one HTTP client for untrusted URLs (images, HTML pages, webhooks). The
  * connector checks the address each socket actually connected to — so literal
@@ -62,11 +70,20 @@ export const DEFAULT_USER_AGENT = 'imgkit/0.1 (+https://github.com/imgkit/imgkit
  * where the bytes would really come from.
  */
 export class SafeFetcher {
-  private readonly agent: Agent;
+  private agent: Promise<Agent> | undefined;
   private readonly options: SafeFetcherOptions;
 
   constructor(options: SafeFetcherOptions) {
     this.options = options;
+  }
+
+  private dispatcher(): Promise<Agent> {
+    this.agent ??= loadUndici().then((undici) => this.createAgent(undici));
+    return this.agent;
+  }
+
+  private createAgent({ Agent, buildConnector }: typeof import('undici')): Agent {
+    const options = this.options;
     const allowed = this.allowedAddress.bind(this);
     const resolver = options.lookup ?? (dnsLookup as unknown as Lookup);
     const guardedLookup = (
@@ -90,7 +107,7 @@ export class SafeFetcher {
       timeout: options.connectTimeoutMs ?? 10_000,
       lookup: guardedLookup as never,
     });
-    this.agent = new Agent({
+    return new Agent({
       connect: (opts, callback) => {
         base(opts, (err, socket) => {
           if (err || !socket) return callback(err ?? new Error('no socket'), null);
@@ -132,7 +149,7 @@ export class SafeFetcher {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    if (this.agent) await (await this.agent).close();
   }
 
   /** http(s) only; literal IPs are judged here too, so we do not even connect to them. */
@@ -159,10 +176,12 @@ export class SafeFetcher {
   }
 
   private async once(url: URL, opts: FetchOptions, signal: AbortSignal) {
-    let res: Awaited<ReturnType<typeof request>>;
+    let res: Dispatcher.ResponseData;
+    const dispatcher = await this.dispatcher();
+    const { request } = await loadUndici();
     try {
       res = await request(url, {
-        dispatcher: this.agent,
+        dispatcher,
         method: opts.method ?? 'GET',
         headers: {
           'user-agent': this.options.userAgent ?? DEFAULT_USER_AGENT,
