@@ -129,9 +129,27 @@ export class MediaPool {
     return outcome.value;
   }
 
-  private async raw<T>(name: string, arg: unknown, again = false): Promise<T> {
-    const slot = this.nextSlot;
-    this.nextSlot = (this.nextSlot + 1) % BUDGET_SLOTS;
+  /**
+   * One call within its deadline. On a shared thread, a call whose thread was stopped for
+   * another call's deadline (or died before starting it) is not at fault: it runs again, on the
+   * replacement thread, for as long as its own deadline leaves time, and ends
+   * `processing_timeout` at the latest.
+   */
+  private async raw<T>(name: string, arg: unknown): Promise<T> {
+    const deadline = performance.now() + this.options.callTimeoutMs;
+    for (;;) {
+      const slot = this.nextSlot;
+      this.nextSlot = (this.nextSlot + 1) % BUDGET_SLOTS;
+      try {
+        return await this.attempt<T>(name, arg, slot, Math.max(0, deadline - performance.now()));
+      } catch (err) {
+        if (!(err instanceof StoppedForAnother)) throw err;
+        if (performance.now() >= deadline) throw this.timeout();
+      }
+    }
+  }
+
+  private async attempt<T>(name: string, arg: unknown, slot: number, ms: number): Promise<T> {
     Atomics.store(this.callThreads, slot, 0);
     const controller = new AbortController();
     let timedOut = false;
@@ -147,7 +165,7 @@ export class MediaPool {
           this.giveUp(slot);
           reject(new Error('deadline'));
         } else controller.abort();
-      }, this.options.callTimeoutMs);
+      }, ms);
     });
     try {
       return await Promise.race([run, deadline]);
@@ -157,16 +175,11 @@ export class MediaPool {
       // now, and once more a little later in case the thread was still admitting when stopped.
       this.budget.reclaim(slot);
       setTimeout(() => this.budget.reclaim(slot), 1000).unref();
-      if (timedOut) {
-        throw new MediaError(
-          'processing_timeout',
-          `processing took longer than ${this.options.callTimeoutMs} ms; the thread was stopped`,
-        );
-      }
-      // Its thread was stopped for another call's deadline: not this call's doing, run it once more.
-      if (this.shared && !again && this.stoppedThreads.has(Atomics.load(this.callThreads, slot))) {
-        return this.raw<T>(name, arg, true);
-      }
+      if (timedOut) throw this.timeout();
+      // Not this call's doing: its thread was stopped for another call's deadline, or went down
+      // before it had started this call (it had been handed the call and not begun it).
+      const ranOn = Atomics.load(this.callThreads, slot);
+      if (this.shared && (ranOn === 0 || this.stoppedThreads.has(ranOn))) throw new StoppedForAnother();
       const message = err instanceof Error ? err.message : String(err);
       throw new MediaError('processing_crashed', `the media thread died: ${message.slice(0, 200)}`, {
         cause: err,
@@ -174,6 +187,13 @@ export class MediaPool {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  private timeout(): MediaError {
+    return new MediaError(
+      'processing_timeout',
+      `processing took longer than ${this.options.callTimeoutMs} ms; the thread was stopped`,
+    );
   }
 
   /**
@@ -189,6 +209,9 @@ export class MediaPool {
     void this.piscina.threads.find((t) => t.threadId === threadId)?.terminate();
   }
 }
+
+/** A call's thread was stopped for another call's deadline, or before it started the call. */
+class StoppedForAnother extends Error {}
 
 /** Buffers come back from a thread as plain Uint8Arrays. */
 function rendered(r: Rendered): Rendered {
