@@ -126,8 +126,10 @@ const results: Record<string, Record<string, Drained[]>> = {
 };
 for (let r = 0; r < REPEATS; r++) {
   for (const state of ['steady', 'fresh'] as const) {
-    // Interleaved, so a noisy moment hurts every contender alike.
-    for (const c of CONTENDERS) {
+    // Interleaved, so a noisy moment hurts every contender alike, and in rotating order, so no
+    // contender always follows the same one (whose dropped database and dirty pages came before).
+    for (let k = 0; k < CONTENDERS.length; k++) {
+      const c = CONTENDERS[(k + r) % CONTENDERS.length];
       const runs = results[state][c] ?? [];
       runs.push(await drain(adminUrl, c, state === 'steady'));
       results[state][c] = runs;
