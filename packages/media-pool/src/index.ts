@@ -52,6 +52,7 @@ export class MediaPool {
   private readonly callThreads = new Int32Array(new SharedArrayBuffer(4 * BUDGET_SLOTS));
   /** Threads stopped for an overdue call, whose other calls are run once more elsewhere. */
   private readonly stoppedThreads = new Set<number>();
+  private closing = false;
 
   constructor(options: MediaPoolOptions) {
     this.options = options;
@@ -120,6 +121,7 @@ export class MediaPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.piscina.destroy();
   }
 
@@ -137,14 +139,15 @@ export class MediaPool {
    */
   private async raw<T>(name: string, arg: unknown): Promise<T> {
     const deadline = performance.now() + this.options.callTimeoutMs;
-    for (;;) {
+    for (let runs = 1; ; runs++) {
       const slot = this.nextSlot;
       this.nextSlot = (this.nextSlot + 1) % BUDGET_SLOTS;
       try {
         return await this.attempt<T>(name, arg, slot, Math.max(0, deadline - performance.now()));
       } catch (err) {
         if (!(err instanceof StoppedForAnother)) throw err;
-        if (performance.now() >= deadline) throw this.timeout();
+        // Each run waits for a thread's start, so this is no busy loop; the bound is a backstop.
+        if (performance.now() >= deadline || runs >= MAX_RUNS) throw this.timeout();
       }
     }
   }
@@ -178,8 +181,12 @@ export class MediaPool {
       if (timedOut) throw this.timeout();
       // Not this call's doing: its thread was stopped for another call's deadline, or went down
       // before it had started this call (it had been handed the call and not begun it).
+      // (A pool that is closing fails its calls at once: those are not run again.)
       const ranOn = Atomics.load(this.callThreads, slot);
-      if (this.shared && (ranOn === 0 || this.stoppedThreads.has(ranOn))) throw new StoppedForAnother();
+      const threadExit = /worker exited/i.test(err instanceof Error ? err.message : '');
+      if (this.shared && !this.closing && (this.stoppedThreads.has(ranOn) || (ranOn === 0 && threadExit))) {
+        throw new StoppedForAnother();
+      }
       const message = err instanceof Error ? err.message : String(err);
       throw new MediaError('processing_crashed', `the media thread died: ${message.slice(0, 200)}`, {
         cause: err,
@@ -209,6 +216,9 @@ export class MediaPool {
     void this.piscina.threads.find((t) => t.threadId === threadId)?.terminate();
   }
 }
+
+/** Runs of one call whose threads were stopped under it for other calls, at most. */
+const MAX_RUNS = 5;
 
 /** A call's thread was stopped for another call's deadline, or before it started the call. */
 class StoppedForAnother extends Error {}

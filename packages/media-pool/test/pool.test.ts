@@ -172,3 +172,22 @@ test('calls sharing a thread: one past its deadline is stopped with its thread, 
     [20, 21, 22, 23, 24, 25],
   );
 });
+
+test('a pool closed with calls in flight on shared threads fails them at once, it does not run them again', async () => {
+  const photo = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#a63' } })
+    .jpeg()
+    .toBuffer();
+  const p = pool({ threads: 1, callsPerThread: 3, callTimeoutMs: 60_000 });
+  const calls = Array.from({ length: 6 }, (_, i) =>
+    p.transform(photo, { operation: 'cover', width: 30 + i, height: 30 }).then(
+      () => 'rendered',
+      (err: unknown) => (err instanceof MediaError ? err.code : String(err)),
+    ),
+  );
+  await p.close();
+  // Before the fix, a closing pool's calls were taken for calls stopped under others and run
+  // again in a loop until their deadline (60 s here): processing_timeout, a core busy meanwhile.
+  for (const outcome of await Promise.all(calls)) {
+    assert.ok(outcome === 'rendered' || outcome === 'processing_crashed', `a call ended ${outcome}`);
+  }
+});
