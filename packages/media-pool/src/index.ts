@@ -27,7 +27,7 @@ export interface MediaPoolOptions {
   /**
    * Calls one thread runs at once (1 when unset). Above 1 a thread starts another call while
    * libvips decodes for the first (its event loop is idle meanwhile), so fewer threads — each
-   * its own V8 isolate — keep the cores busy: the api's on-the-fly renders (API_MEDIA_CALLS).
+   * its own V8 isolate — keep the cores busy: the api's on-the-fly renders (API_MEDIA_CALLS_PER_THREAD).
    */
   callsPerThread?: number;
 }
@@ -50,7 +50,7 @@ export class MediaPool {
   private readonly shared: boolean;
   /** Per call slot: the threadId running it, 0 before a thread starts it, CALL_GIVEN_UP after a deadline. */
   private readonly callThreads = new Int32Array(new SharedArrayBuffer(4 * BUDGET_SLOTS));
-  /** Threads stopped for an overdue call, whose other calls are run once more elsewhere. */
+  /** Threads stopped for an overdue call, whose other calls run again elsewhere (for a minute). */
   private readonly stoppedThreads = new Set<number>();
   private closing = false;
 

@@ -216,7 +216,8 @@ export class Worker {
     // unless it was already stopped for its lost lease.
     const other = this.running.get(task.id);
     if (other) {
-      if (other.task.attempts >= task.attempts && !other.leaseLost) return;
+      if (other.task.attempts > task.attempts) return;
+      if (other.task.attempts === task.attempts && !other.leaseLost) return;
       other.leaseLost = true;
       other.abort.abort(new LeaseLostError('lease lost: the task was claimed again'));
     }
