@@ -4,13 +4,26 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp, { type SharpOptions } from 'sharp';
 
-const CORPUS = fileURLToPath(new URL('../../shared/corpus/', import.meta.url));
 const GENERATED = fileURLToPath(new URL('./results/generated/', import.meta.url));
+
+/**
+ * Where the camera JPEGs come from: IMGKIT_CORPUS (as for the tests), else the full corpus beside
+ * the checkout (../shared/corpus), else the repository's curated subset (test/corpus: smaller
+ * files, so a run there measures less decode per image; the header line says which was used).
+ */
+export function corpusDir(): string {
+  const candidates = [
+    process.env.IMGKIT_CORPUS,
+    fileURLToPath(new URL('../../shared/corpus/', import.meta.url)),
+    fileURLToPath(new URL('../test/corpus/', import.meta.url)),
+  ];
+  for (const dir of candidates) if (dir && existsSync(path.join(dir, 'camera-exif'))) return path.resolve(dir);
+  throw new Error(`no corpus with camera-exif/ among ${candidates.filter(Boolean).join(', ')}`);
+}
 
 /** Real camera JPEGs from the corpus (the larger ones first). */
 export async function cameraJpegs(count: number): Promise<{ name: string; bytes: Buffer }[]> {
-  const dir = path.join(CORPUS, 'camera-exif');
-  if (!existsSync(dir)) throw new Error(`corpus not found at ${CORPUS}`);
+  const dir = path.join(corpusDir(), 'camera-exif');
   const files = (await readdir(dir, { recursive: true })).filter((f) => /\.jpe?g$/i.test(f));
   const all = await Promise.all(
     files.map(async (f) => ({ name: f, bytes: await readFile(path.join(dir, f)) })),

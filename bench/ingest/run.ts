@@ -18,7 +18,7 @@ import { createPool } from '@imgkit/db';
 import { extractImage } from '@imgkit/media';
 import sharp from 'sharp';
 import { benchDatabase, benchPostgres, fmt, freePort, table } from '../lib.ts';
-import { cameraJpegs, generatedPhotos } from '../photos.ts';
+import { cameraJpegs, corpusDir, generatedPhotos } from '../photos.ts';
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? availableParallelism());
 const SECRET = 'bench-secret-key-that-is-long-enough-0123456789';
@@ -89,7 +89,7 @@ async function main() {
   const worker = start('apps/worker/src/main.ts', env);
   await once(worker, 'message');
   console.log(
-    `# bench/ingest: ${files.length} JPEGs (${fmt(totalMb, 1)} MB), concurrency ${CONCURRENCY}; node ${process.version}`,
+    `# bench/ingest: ${files.length} JPEGs (${fmt(totalMb, 1)} MB), concurrency ${CONCURRENCY}; camera JPEGs from ${corpusDir()}; node ${process.version}`,
   );
 
   const t0 = performance.now();
