@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import { createPool, query, sql, withTransaction } from '@imgkit/db';
 import {
   backoffDelayMs,
+  cancelTasksForSubjects,
   enqueue,
   outageError,
   permanentError,
@@ -213,6 +214,53 @@ test('the claim reads a few index entries, not the table: 20,000 ready tasks wit
     assert.equal(JSON.stringify(plan).includes('Seq Scan'), false, 'no sequential scan');
   } finally {
     client.release();
+    await own.pool.end();
+  }
+});
+
+test('cancelling a row’s pending tasks reads the index of pending subjects, which finished tasks never enter', async () => {
+  const own = await freshDatabase();
+  try {
+    // A retained history of 30,000 finished tasks with subjects beside 300 pending ones.
+    await own.pool.query(
+      `INSERT INTO tasks (id, kind, status, subject_id, finished_at)
+       SELECT 'tsk_' || substr(md5(g::text), 1, 27), 'subject_probe',
+              CASE WHEN g % 100 = 0 THEN 'pending' ELSE 'completed' END, 'img_' || g,
+              CASE WHEN g % 100 = 0 THEN NULL ELSE now() END
+       FROM generate_series(1, 30000) g`,
+    );
+    await own.pool.query('ANALYZE tasks');
+    const { rows: size } = await own.pool.query(
+      "SELECT pg_relation_size('tasks_subject_pending') / current_setting('block_size')::int AS pages",
+    );
+    // 300 entries fit in a leaf page or two (with the metapage); 30,000 would take ~100.
+    assert.ok(Number(size[0].pages) <= 4, `${size[0].pages} pages: finished tasks have entries`);
+    const client = await own.pool.connect();
+    try {
+      // The generic plan, which a pooled statement gets after five runs, for both forms of the cancel.
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      await client.query(
+        "PREPARE one (text) AS DELETE FROM tasks WHERE subject_id = $1 AND status = 'pending'",
+      );
+      await client.query(
+        "PREPARE many (text[]) AS DELETE FROM tasks WHERE subject_id = ANY($1) AND status = 'pending'",
+      );
+      for (const statement of ["one('img_100')", "many('{img_100,img_200}')"]) {
+        const { rows } = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${statement}`);
+        const plan = JSON.stringify(rows[0]['QUERY PLAN']);
+        assert.match(plan, /tasks_subject_pending/, `${statement}: ${plan}`);
+        assert.doesNotMatch(plan, /Seq Scan/, `${statement}: ${plan}`);
+      }
+    } finally {
+      client.release();
+    }
+    // Through the queue's own function: img_100's pending task goes, img_101's finished one stays.
+    await cancelTasksForSubjects(own.pool, ['img_100', 'img_101']);
+    const { rows } = await own.pool.query(
+      "SELECT subject_id, status FROM tasks WHERE subject_id IN ('img_100', 'img_101') ORDER BY 1",
+    );
+    assert.deepEqual(rows, [{ subject_id: 'img_101', status: 'completed' }]);
+  } finally {
     await own.pool.end();
   }
 });
