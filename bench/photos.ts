@@ -17,7 +17,8 @@ export function corpusDir(): string {
     fileURLToPath(new URL('../../shared/corpus/', import.meta.url)),
     fileURLToPath(new URL('../test/corpus/', import.meta.url)),
   ];
-  for (const dir of candidates) if (dir && existsSync(path.join(dir, 'camera-exif'))) return path.resolve(dir);
+  for (const dir of candidates)
+    if (dir && existsSync(path.join(dir, 'camera-exif'))) return path.resolve(dir);
   throw new Error(`no corpus with camera-exif/ among ${candidates.filter(Boolean).join(', ')}`);
 }
 

@@ -16,8 +16,8 @@ import {
   type Rendered,
   sniff,
   type TransformSpec,
-  transformImage,
 } from '@imgkit/media/core';
+import { transformImage } from '@imgkit/media/transform';
 import { workerData } from 'piscina';
 import sharp, { type Metadata } from 'sharp';
 import { BUDGET_SLOTS, CALL_GIVEN_UP, PixelBudget } from './budget.ts';

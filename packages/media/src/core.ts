@@ -1,8 +1,10 @@
 /**
- * Everything of this package but extraction (exifr, the hashes' WebAssembly, palette,
- * placeholder): rendering, sniffing, intake rules, errors. The api and a media thread that only
- * renders load this, ~16 MB less than the whole package in each isolate; extraction is imported
- * where it runs (the media pool's threads, on first use).
+ * What every process needs of this package, without sharp: sniffing, intake rules, errors, and
+ * what a transform is asked for (not the transform itself: `@imgkit/media/transform`, which the
+ * media pool's threads load). Extraction (exifr, the hashes' WebAssembly, palette, placeholder)
+ * is imported where it runs (the media pool's threads, on first use): ~16 MB less in each
+ * isolate that does not extract; sharp is ~4.4 MB more in the api's main thread, which never
+ * decodes.
  */
 export { MediaError, type MediaErrorCode, RULE_PREFIX } from './errors.ts';
 export {
@@ -26,6 +28,5 @@ export {
   type Rendered,
   type TransformLimits,
   type TransformSpec,
-  transformImage,
   type Watermark,
-} from './transform.ts';
+} from './transform-spec.ts';

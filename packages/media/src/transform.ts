@@ -2,64 +2,20 @@ import { open, readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { MediaError } from './errors.ts';
 import { decodeHeif, isMissingHeifCodec, sharpOfRaw } from './heif.ts';
-import { type MediaLimits, timeoutSeconds } from './limits.ts';
+import { timeoutSeconds } from './limits.ts';
 import { applyXmpOrientation } from './orientation.ts';
 import { sniff } from './sniff.ts';
+import {
+  GRAVITIES,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  type Rendered,
+  type TransformLimits,
+  type TransformSpec,
+  type Watermark,
+} from './transform-spec.ts';
 
-export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'gif'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-export const OPERATIONS = ['resize', 'thumbnail', 'cover', 'convert'] as const;
-export type Operation = (typeof OPERATIONS)[number];
-export const GRAVITIES = [
-  'centre',
-  'north',
-  'northeast',
-  'east',
-  'southeast',
-  'south',
-  'southwest',
-  'west',
-  'northwest',
-  'attention',
-  'entropy',
-] as const;
-export type Gravity = (typeof GRAVITIES)[number];
-
-export interface Watermark {
-  image?: Buffer;
-  text?: string;
-  position?: Exclude<Gravity, 'attention' | 'entropy'>;
-  /** Pixels from the edge. */
-  margin?: number;
-  /** 0–1. */
-  opacity?: number;
-  /** Watermark width as a fraction of the output width. */
-  scale?: number;
-}
-
-export interface TransformSpec {
-  operation: Operation;
-  width?: number;
-  height?: number;
-  gravity?: Gravity;
-  format?: OutputFormat;
-  quality?: number;
-  /** Allow output larger than the input (default: never enlarge). */
-  enlarge?: boolean;
-  keepMetadata?: boolean;
-  watermark?: Watermark;
-}
-
-export type TransformLimits = MediaLimits;
-
-export interface Rendered {
-  data: Buffer;
-  format: OutputFormat;
-  mime: string;
-  width: number;
-  height: number;
-  animated: boolean;
-}
+export * from './transform-spec.ts';
 
 const MIME: Record<OutputFormat, string> = {
   jpeg: 'image/jpeg',
