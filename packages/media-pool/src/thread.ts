@@ -39,9 +39,9 @@ let baseline = fingerprint();
 // Extraction's modules are loaded on the first call that needs them: the api's threads mostly
 // render and would carry them for nothing. Trusted code, so the prototype fingerprint is taken
 // again once it is loaded (before any input is parsed).
-let extractionModule: Promise<typeof import('@imgkit/media')> | undefined;
-function extraction(): Promise<typeof import('@imgkit/media')> {
-  extractionModule ??= import('@imgkit/media').then((m) => {
+let extractionModule: Promise<typeof import('@imgkit/media/extract')> | undefined;
+function extraction(): Promise<typeof import('@imgkit/media/extract')> {
+  extractionModule ??= import('@imgkit/media/extract').then((m) => {
     baseline = fingerprint();
     return m;
   });

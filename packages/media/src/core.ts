@@ -1,5 +1,6 @@
 /**
- * What every process needs of this package, without sharp: sniffing, intake rules, errors, and
+ * What every process needs of this package, without sharp or zod: sniffing, the intake rules'
+ * check (their schema is `@imgkit/media/intake-rules`), errors, and
  * what a transform is asked for (not the transform itself: `@imgkit/media/transform`, which the
  * media pool's threads load). Extraction (exifr, the hashes' WebAssembly, palette, placeholder)
  * is imported where it runs (the media pool's threads, on first use): ~16 MB less in each
@@ -7,13 +8,7 @@
  * decodes.
  */
 export { MediaError, type MediaErrorCode, RULE_PREFIX } from './errors.ts';
-export {
-  type IntakeFacts,
-  type IntakeRules,
-  IntakeRulesSchema,
-  intakeViolation,
-  patchIntakeRules,
-} from './intake.ts';
+export { type IntakeFacts, type IntakeRules, intakeViolation } from './intake.ts';
 export { lightroomPreset, presetSettings } from './lightroom.ts';
 export { type MediaLimits, timeoutSeconds } from './limits.ts';
 export { findOgImage } from './og-image.ts';

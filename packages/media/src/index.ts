@@ -14,13 +14,8 @@ export {
   toPillowGrey,
 } from './hashes.ts';
 export { iccDescription } from './icc.ts';
-export {
-  type IntakeFacts,
-  type IntakeRules,
-  IntakeRulesSchema,
-  intakeViolation,
-  patchIntakeRules,
-} from './intake.ts';
+export { type IntakeFacts, type IntakeRules, intakeViolation } from './intake.ts';
+export { IntakeRulesSchema, patchIntakeRules } from './intake-rules.ts';
 export { jsonSafe } from './json-safe.ts';
 export { lightroomPreset, presetSettings } from './lightroom.ts';
 export { type MediaLimits, timeoutSeconds } from './limits.ts';

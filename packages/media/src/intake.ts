@@ -1,7 +1,9 @@
-import { z } from 'zod';
+// The rules' type and their check, without zod: the media pool's threads check every image
+// against the rules but never validate them, and zod in each thread's isolate cost ~7.5 MB of
+// RSS. The schema that validates them is in intake-rules.ts (api, CLI), checked against this type.
 import type { ImageFormat } from './sniff.ts';
 
-const FORMATS = [
+export const INTAKE_FORMATS = [
   'jpeg',
   'png',
   'gif',
@@ -11,34 +13,20 @@ const FORMATS = [
   'tiff',
 ] as const satisfies readonly ImageFormat[];
 
-const side = z.number().int().min(1).max(1_000_000);
-
-/** The rules as stored; the api (PATCH /v1/account) and the CLI validate with it. */
-export const IntakeRulesSchema = z
-  .strictObject({
-    allowed_formats: z.array(z.enum(FORMATS)).min(1).optional(),
-    min_width: side.optional(),
-    min_height: side.optional(),
-    max_width: side.optional(),
-    max_height: side.optional(),
-    max_bytes: z.number().int().min(1).optional(),
-    allow_animated: z.boolean().optional(),
-  })
-  .refine((r) => r.min_width === undefined || r.max_width === undefined || r.min_width <= r.max_width, {
-    message: 'min_width must not exceed max_width',
-    path: ['min_width'],
-  })
-  .refine((r) => r.min_height === undefined || r.max_height === undefined || r.min_height <= r.max_height, {
-    message: 'min_height must not exceed max_height',
-    path: ['min_height'],
-  });
-
 /**
  * What an account accepts at intake (PATCH /v1/account). Each rule is optional; an empty
  * object accepts everything the service supports. Widths and heights are as displayed
  * (after EXIF/XMP orientation), as the image record reports them.
  */
-export type IntakeRules = z.infer<typeof IntakeRulesSchema>;
+export interface IntakeRules {
+  allowed_formats?: (typeof INTAKE_FORMATS)[number][];
+  min_width?: number;
+  min_height?: number;
+  max_width?: number;
+  max_height?: number;
+  max_bytes?: number;
+  allow_animated?: boolean;
+}
 
 export interface IntakeFacts {
   format?: ImageFormat;
@@ -82,21 +70,4 @@ export function intakeViolation(
     return { rule: 'allow_animated', message: 'animated images are not accepted by this account' };
   }
   return undefined;
-}
-
-/**
- * A JSON merge patch (RFC 7396) of the rules: a member set to null removes that rule. The
- * result is validated as a whole (min ≤ max holds across old and new values).
- */
-export function patchIntakeRules(
-  current: IntakeRules,
-  patch: Record<string, unknown>,
-): { ok: true; rules: IntakeRules } | { ok: false; error: z.ZodError } {
-  const merged: Record<string, unknown> = { ...current };
-  for (const [rule, value] of Object.entries(patch)) {
-    if (value === null) delete merged[rule];
-    else merged[rule] = value;
-  }
-  const checked = IntakeRulesSchema.safeParse(merged);
-  return checked.success ? { ok: true, rules: checked.data } : { ok: false, error: checked.error };
 }

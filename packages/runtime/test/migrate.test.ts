@@ -71,6 +71,8 @@ test('a database made before the queue owned its migrations is adopted', async (
     '0009_finished_brin',
     '0010_task_id_domain',
     '0011_pick_tasks',
+    '0012_plans_kept_before_pg18',
+    '0013_subject_index_pending_only',
   ]);
   assert.deepEqual(await migrateDatabase(url), []);
 });

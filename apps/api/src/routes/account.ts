@@ -1,6 +1,7 @@
 import { type AccountSettings, getAccountSettings, updateIntakeRules } from '@imgkit/auth';
 import type { Pool } from '@imgkit/db';
-import { type IntakeRules, patchIntakeRules } from '@imgkit/media/core';
+import type { IntakeRules } from '@imgkit/media/core';
+import { patchIntakeRules } from '@imgkit/media/intake-rules';
 import { Router } from 'express';
 import { principalOf } from '../middleware/auth.ts';
 import { problems } from '../problem.ts';

@@ -1,4 +1,4 @@
-import { IntakeRulesSchema as Rules } from '@imgkit/media/core';
+import { IntakeRulesSchema as Rules } from '@imgkit/media/intake-rules';
 import { named, z } from './zod.ts';
 
 /** The intake rules as stored: every rule optional; none means everything is accepted. */
