@@ -1,4 +1,5 @@
-import { open, readFile } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { MediaError } from './errors.ts';
 import { decodeHeif, isMissingHeifCodec, sharpOfRaw } from './heif.ts';
@@ -41,7 +42,7 @@ export async function transformImage(
   checkOutputSize(spec, limits.maxOutputSide);
   // A local file is handed to libvips by path: it streams the file instead of holding it in memory.
   const source = Buffer.isBuffer(input) ? input : input.path;
-  const sniffed = sniff(Buffer.isBuffer(input) ? input : await head(input.path));
+  const sniffed = sniff(Buffer.isBuffer(input) ? input : head(input.path));
   if (sniffed.kind !== 'image') throw new MediaError('not_an_image', 'the input is not a supported image');
   const format = spec.format ?? defaultFormat(sniffed.format);
   const header =
@@ -85,13 +86,18 @@ export async function transformImage(
   }
 }
 
-async function head(file: string): Promise<Buffer> {
-  const fh = await open(file, 'r');
+/**
+ * The first 4 KB, for sniffing. Read synchronously: this runs in a media thread, where the
+ * promise API's three thread-pool round trips (open, read, close) cost ~150 µs of CPU against
+ * ~10 µs for the same reads made directly.
+ */
+function head(file: string): Buffer {
+  const fd = openSync(file, 'r');
   try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4096), 0, 4096, 0);
-    return buffer.subarray(0, bytesRead);
+    const buffer = Buffer.alloc(4096);
+    return buffer.subarray(0, readSync(fd, buffer, 0, 4096, 0));
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
