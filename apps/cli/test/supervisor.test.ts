@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -66,16 +67,28 @@ const alive = (pid: number) => {
   }
 };
 
-/** The command lines of the processes still alive, for a failure message. */
+/**
+ * The processes still alive, for a failure message: command line, and the state and kernel wait
+ * channel of each of their threads (a process stuck in a write to a pipe, or a thread that does
+ * not stop, shows there).
+ */
 function left(pids: number[]): string {
   return pids
     .filter(alive)
     .map((p) => {
+      let line = String(p);
       try {
-        return execFileSync('ps', ['-o', 'args=', '-p', String(p)], { encoding: 'utf8' }).trim();
+        line = execFileSync('ps', ['-o', 'pid=,stat=,args=', '-p', String(p)], { encoding: 'utf8' }).trim();
+        const threads = readdirSync(`/proc/${p}/task`).map((t) => {
+          const dir = `/proc/${p}/task/${t}`;
+          const state = readFileSync(`${dir}/stat`, 'utf8').split(') ')[1]?.split(' ')[0];
+          return `${readFileSync(`${dir}/comm`, 'utf8').trim()}:${state}:${readFileSync(`${dir}/wchan`, 'utf8')}`;
+        });
+        line += ` [${threads.join(', ')}]`;
       } catch {
-        return String(p);
+        // gone meanwhile, or no /proc: the command line is enough
       }
+      return line;
     })
     .join('; ');
 }
