@@ -1,11 +1,11 @@
 /**
  * What every process needs of this package, without sharp or zod: sniffing, the intake rules'
- * check (their schema is `@imgkit/media/intake-rules`), errors, and
- * what a transform is asked for (not the transform itself: `@imgkit/media/transform`, which the
- * media pool's threads load). Extraction (exifr, the hashes' WebAssembly, palette, placeholder)
- * is imported where it runs (the media pool's threads, on first use): ~16 MB less in each
- * isolate that does not extract; sharp is ~4.4 MB more in the api's main thread, which never
- * decodes.
+ * check (their schema: `@imgkit/media/intake-rules`), errors, and what a transform is asked for
+ * (the transform itself: `@imgkit/media/transform`, loaded by the media pool's threads).
+ * Extraction (`@imgkit/media/extract`: exifr, the hashes' WebAssembly, palette, placeholder) is
+ * imported where it runs, in a media thread on its first use: ~16 MB less in each isolate that
+ * does not extract. sharp would cost ~4.4 MB in the api's main thread, which never decodes, and
+ * zod ~7.5 MB in each media thread (test/e2e/main-thread-footprint.test.ts).
  */
 export { MediaError, type MediaErrorCode, RULE_PREFIX } from './errors.ts';
 export { type IntakeFacts, type IntakeRules, intakeViolation } from './intake.ts';
