@@ -29,9 +29,14 @@ await db.pool.query(
 );
 const recordEffect = sql('test.effect', 'INSERT INTO effects (task_id, worker) VALUES ($1, $2)');
 
-async function enqueueMany(kind: string, n: number, payload: (i: number) => unknown = (i) => ({ i })) {
+async function enqueueMany(
+  kind: string,
+  n: number,
+  payload: (i: number) => unknown = (i) => ({ i }),
+  options: Parameters<typeof enqueue>[3] = {},
+) {
   await withTransaction(db.pool, async (tx) => {
-    for (let i = 0; i < n; i++) await enqueue(tx, kind, payload(i));
+    for (let i = 0; i < n; i++) await enqueue(tx, kind, payload(i), options);
   });
 }
 
@@ -871,6 +876,26 @@ test('batched completions are fenced on each task’s own attempt, whatever the 
   assert.deepEqual(
     ids.map((id) => status[id]),
     ['completed', 'completed', 'completed', 'running'],
+  );
+});
+
+test('tasks enqueued in one transaction (one run_at) are claimed in the order they were enqueued', async () => {
+  // They share now(), so the claim's order comes down to their ids, made within a millisecond or
+  // two: ids that sorted at random within a second claimed such a batch in random order.
+  await enqueueMany('fifo', 300, (i) => ({ i }), { notify: 'none' });
+  const order: number[] = [];
+  for (;;) {
+    const { rows } = await db.pool.query<{ payload: { i: number } }>({
+      ...claim,
+      values: ['fifo-claimer', 7, ['fifo'], 60_000],
+    });
+    if (rows.length === 0) break;
+    // One claim's rows come back in no promised order; the claims follow each other.
+    order.push(...rows.map((r) => r.payload.i).sort((a, b) => a - b));
+  }
+  assert.deepEqual(
+    order,
+    Array.from({ length: 300 }, (_, i) => i),
   );
 });
 
