@@ -47,7 +47,7 @@ function randomBytes(n: number): Buffer {
 // their run_at) are claimed in the order they were made — FIFO — and sit in the table and
 // its primary key in that order: claiming them in random order re-read and re-pruned every
 // heap page of the batch at every claim (bench/queue: ~13,000 page prunes per 20,000 tasks
-// against ~700, and a third more PostgreSQL CPU per task). The random step keeps the next id
+// against ~740, and a quarter more PostgreSQL CPU per task). The random step keeps the next id
 // unguessable (2³² candidates), and a payload that starts below 2¹²⁷ cannot overflow before
 // 2⁹⁵ ids in one second. A clock that steps back keeps the last second until it catches up.
 let lastSecond = 0;
