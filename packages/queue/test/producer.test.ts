@@ -14,8 +14,10 @@ await db.pool.query('CREATE TABLE widgets (id text PRIMARY KEY, made_at timestam
 const insertWidget = sql('test.widget', 'INSERT INTO widgets (id) VALUES ($1) RETURNING id');
 
 /** The pool, counting the statements sent through it by name. */
-function counting(): { db: Queryable; sent: Map<string, number> } {
+/** The pool, counting the statements issued (`sent`) and those that have returned (`finished`). */
+function counting(): { db: Queryable; sent: Map<string, number>; finished: Map<string, number> } {
   const sent = new Map<string, number>();
+  const finished = new Map<string, number>();
   const pool = db.pool;
   const proxy = new Proxy(pool, {
     get(target, prop, receiver) {
@@ -23,13 +25,16 @@ function counting(): { db: Queryable; sent: Map<string, number> } {
         return (q: { name?: string }, ...rest: unknown[]) => {
           const name = typeof q === 'object' && q?.name ? q.name : 'text';
           sent.set(name, (sent.get(name) ?? 0) + 1);
-          return (target.query as (...a: unknown[]) => unknown).call(target, q, ...rest);
+          const done = () => void finished.set(name, (finished.get(name) ?? 0) + 1);
+          const result = (target.query as (...a: unknown[]) => Promise<unknown>).call(target, q, ...rest);
+          result.then(done, done);
+          return result;
         };
       }
       return Reflect.get(target, prop, receiver);
     },
   });
-  return { db: proxy as Queryable, sent };
+  return { db: proxy as Queryable, sent, finished };
 }
 
 function make(dbq: Queryable, kind: string, fairKey: string, extra: object) {
@@ -136,16 +141,18 @@ test('Notifier: inserts carry the wake-up; bursts with pauses lose none; under l
 });
 
 test('Notifier: a wake-up handed to an insert that then rolls back is still sent', async () => {
-  const { db: dbq, sent } = counting();
+  const { db: dbq, sent, finished } = counting();
   const notifier = new Notifier(dbq);
   notifier.wake(); // a task committed: a NOTIFY is owed
   assert.ok(notifier.carry(), 'the next insert takes the owed NOTIFY');
   notifier.carried(false); // … and fails: nothing was notified
+  // Until it has returned it is in flight, and no insert may carry the next one.
   await eventually(
-    async () => (sent.get('tasks.notify') ?? 0) === 1,
+    async () => (finished.get('tasks.notify') ?? 0) === 1,
     'the owed NOTIFY sent on its own',
     5000,
   );
+  assert.equal(sent.get('tasks.notify'), 1);
   const before = sent.get('tasks.notify');
   assert.ok(notifier.carry());
   notifier.carried(true); // committed: its own NOTIFY covered everything, nothing more to send
