@@ -28,12 +28,9 @@ export interface ClaimedTask {
   id: string;
   kind: string;
   payload: unknown;
-  priority: number;
-  run_at: Date;
   attempts: number;
   max_attempts: number;
   subject_id: string | null;
-  created_at: Date;
   last_error: ErrorRecord | null;
 }
 
