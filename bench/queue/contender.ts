@@ -6,8 +6,8 @@
  *   node bench/queue/contender.ts <imgkit|graphile|graphile-tuned> <drain|latency> <url> <n>
  *
  * drain: the tasks are already queued; run them all, report {seconds, cpuMs}.
- * latency: start idle, run one warm-up task (not counted), then enqueue one task every 20 ms (through the library's own enqueue) and
- * report each task's enqueue → start delay, {latenciesMs}.
+ * latency: start idle, run one warm-up task (not counted), then enqueue one task every 20 ms
+ * (through the library's own enqueue) and report each task's enqueue → start delay, {latenciesMs}.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool } from '@imgkit/db';

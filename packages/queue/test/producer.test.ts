@@ -13,7 +13,6 @@ after(() => db.pool.end());
 await db.pool.query('CREATE TABLE widgets (id text PRIMARY KEY, made_at timestamptz NOT NULL DEFAULT now())');
 const insertWidget = sql('test.widget', 'INSERT INTO widgets (id) VALUES ($1) RETURNING id');
 
-/** The pool, counting the statements sent through it by name. */
 /** The pool, counting the statements issued (`sent`) and those that have returned (`finished`). */
 function counting(): { db: Queryable; sent: Map<string, number>; finished: Map<string, number> } {
   const sent = new Map<string, number>();
