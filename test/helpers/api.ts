@@ -9,7 +9,6 @@ import type { Pool } from '@imgkit/db';
 import { SafeFetcher } from '@imgkit/fetch';
 import { listenForRenditionChanges } from '@imgkit/images';
 import { createLogger } from '@imgkit/log';
-import type { Rendered, TransformSpec } from '@imgkit/media';
 import { MediaPool } from '@imgkit/media-pool';
 import { type BlobStore, DiskCache, LocalBlobStore } from '@imgkit/storage';
 import type { UrlPreset } from '@imgkit/urls';
@@ -64,9 +63,9 @@ export async function startApi(
   after(() => media.close());
   const fetcher = new SafeFetcher({ allowPrivateNetworks: overrides.allowPrivateNetworks ?? true });
   after(() => fetcher.close());
-  const render = (input: Buffer | { path: string }, spec: TransformSpec): Promise<Rendered> => {
+  const render: NonNullable<AppDeps['signedUrls']>['render'] = (input, spec, options) => {
     renders.count++;
-    return media.transform(input, spec);
+    return media.transform(input, spec, options);
   };
   let listening: Promise<void> | undefined;
   const app = createApp({

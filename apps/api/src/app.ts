@@ -1,7 +1,6 @@
 import type { Pool } from '@imgkit/db';
 import type { RenditionHandlers } from '@imgkit/images';
 import type { Logger } from '@imgkit/log';
-import type { Rendered, TransformSpec } from '@imgkit/media';
 import { Registry } from '@imgkit/metrics';
 import { FairRanks, Notifier } from '@imgkit/queue';
 import { reportError } from '@imgkit/runtime';
@@ -21,7 +20,7 @@ import { imagesRouter } from './routes/images/index.ts';
 import { type SearchDeps, searchImagesRoute } from './routes/images/search.ts';
 import { jobsRouter } from './routes/jobs/index.ts';
 import { metricsRouter } from './routes/metrics.ts';
-import { signedImagesRouter } from './routes/signed-images.ts';
+import { type RenderFn, signedImagesRouter } from './routes/signed-images.ts';
 import { tasksRouter } from './routes/tasks.ts';
 import { webhooksRouter } from './routes/webhooks/index.ts';
 
@@ -53,7 +52,7 @@ export interface AppDeps {
     cache: DiskCache;
     keyId: string;
     keys: Record<string, string>;
-    render: (input: Buffer | { path: string }, spec: TransformSpec) => Promise<Rendered>;
+    render: RenderFn;
     presets: Readonly<Record<string, UrlPreset>>;
     presetsOnly: boolean;
     proxyCacheSeconds: number;

@@ -73,7 +73,7 @@ async function main() {
       cache,
       keyId: config.URL_SIGNING_KEY_ID,
       keys: { ...config.URL_SIGNING_OLD_KEYS, [config.URL_SIGNING_KEY_ID]: config.urlSigningKey },
-      render: (input, spec) => media.transform(input, spec),
+      render: (input, spec, options) => media.transform(input, spec, options),
       presets: config.urlPresets,
       presetsOnly: config.SIGNED_URLS_PRESETS_ONLY,
       proxyCacheSeconds: config.SIGNED_URLS_PROXY_CACHE_SECONDS,

@@ -7,10 +7,10 @@ import {
 } from '@imgkit/media/core';
 import { Piscina } from 'piscina';
 import { BUDGET_SLOTS, CALL_GIVEN_UP, PixelBudget } from './budget.ts';
-import type { Outcome, Processed, ProcessRequest } from './thread.ts';
+import type { Outcome, Processed, ProcessRequest, Saved, SaveTo } from './thread.ts';
 
 export { PixelBudget } from './budget.ts';
-export type { Processed } from './thread.ts';
+export type { Processed, Saved, SaveTo } from './thread.ts';
 
 export interface MediaPoolOptions {
   limits: MediaLimits;
@@ -107,8 +107,18 @@ export class MediaPool {
     return out;
   }
 
-  async transform(input: Input, spec: TransformSpec): Promise<Rendered> {
-    return rendered(await this.call<Rendered>('transform', { input, spec, limits: this.options.limits }));
+  /**
+   * Renders `input`. With `saveTo`, the thread also writes the rendering to `saveTo.tmp` and
+   * renames it to `saveTo.file` (a disk cache's entry); `saved` says whether that worked.
+   */
+  async transform(input: Input, spec: TransformSpec, options: { saveTo?: SaveTo } = {}): Promise<Saved> {
+    const out = await this.call<Saved>('transform', {
+      input,
+      spec,
+      limits: this.options.limits,
+      saveTo: options.saveTo,
+    });
+    return rendered(out);
   }
 
   /** Whether a downloaded body is a web page, and its og:image (parsed in a thread, linear time). */
@@ -224,7 +234,7 @@ const MAX_RUNS = 5;
 class StoppedForAnother extends Error {}
 
 /** Buffers come back from a thread as plain Uint8Arrays. */
-function rendered(r: Rendered): Rendered {
+function rendered<T extends Rendered>(r: T): T {
   const d = r.data as Uint8Array;
   return { ...r, data: Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength) };
 }

@@ -5,6 +5,8 @@
  * is replaced and never reused.
  */
 
+import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { threadId } from 'node:worker_threads';
@@ -17,7 +19,7 @@ import {
   sniff,
   type TransformSpec,
 } from '@imgkit/media/core';
-import { transformImage } from '@imgkit/media/transform';
+import { displayOrientation, transformImage } from '@imgkit/media/transform';
 import { workerData } from 'piscina';
 import sharp, { type Metadata } from 'sharp';
 import { BUDGET_SLOTS, CALL_GIVEN_UP, PixelBudget } from './budget.ts';
@@ -117,14 +119,51 @@ const asInput = (i: Input): Buffer | { path: string } =>
   i instanceof Uint8Array ? Buffer.from(i.buffer, i.byteOffset, i.byteLength) : i;
 
 async function headerOf(input: Buffer | { path: string }): Promise<Metadata | undefined> {
+  if (!Buffer.isBuffer(input)) return fileHeader(input.path);
+  return readHeader(input);
+}
+
+async function readHeader(source: Buffer | string): Promise<Metadata | undefined> {
   try {
-    return await sharp(Buffer.isBuffer(input) ? input : input.path, {
-      failOn: 'none',
-      limitInputPixels: false,
-    }).metadata();
+    return await sharp(source, { failOn: 'none', limitInputPixels: false }).metadata();
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Headers of local files read recently, by path. An original is rendered at many sizes (every
+ * thumbnail of a page, a CDN's first requests after an upload), and reading its header costs a
+ * thread-pool round trip, an open and a parse of its EXIF, ICC and XMP segments, and the objects
+ * sharp makes of them (~0.8 ms of CPU per render in bench/thumbs). An entry holds only what a
+ * render reads (size, frames, EXIF orientation) and is used only while the file's inode, size,
+ * mtime and ctime are unchanged (one stat), so a file replaced in place is read again. Headers
+ * whose orientation comes from XMP are not kept (rare; the packet would have to be).
+ */
+const headers = new Map<string, { stamp: string; header: Metadata }>();
+const HEADERS_KEPT = 4096;
+
+async function fileHeader(file: string): Promise<Metadata | undefined> {
+  let stamp: string;
+  try {
+    const s = statSync(file, { bigint: true });
+    stamp = `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch {
+    return undefined; // gone: the render reports it
+  }
+  const hit = headers.get(file);
+  if (hit?.stamp === stamp) {
+    headers.delete(file); // most recently used last
+    headers.set(file, hit);
+    return hit.header;
+  }
+  const header = await readHeader(file);
+  if (!header || displayOrientation(header).fromXmp) return header;
+  const { format, width, height, pages, pageHeight, orientation } = header;
+  headers.delete(file);
+  headers.set(file, { stamp, header: { format, width, height, pages, pageHeight, orientation } as Metadata });
+  if (headers.size > HEADERS_KEPT) headers.delete(headers.keys().next().value as string);
+  return header;
 }
 
 /** Pixels the decode would allocate (all frames). */
@@ -167,13 +206,22 @@ export function processImage(req: ProcessRequest): Promise<Outcome<Processed>> {
   });
 }
 
+/** Where a rendering is saved: written to `tmp`, then renamed to `file` (a disk cache's entry). */
+export interface SaveTo {
+  tmp: string;
+  file: string;
+}
+
+export type Saved = Rendered & { saved: boolean };
+
 export function transform(req: {
   input: Input;
   spec: TransformSpec;
   limits: MediaLimits;
+  saveTo?: SaveTo;
   budgetSlot?: number;
-}): Promise<Outcome<Rendered>> {
-  return guarded(req.budgetSlot, () => {
+}): Promise<Outcome<Saved>> {
+  return guarded(req.budgetSlot, async () => {
     const spec = req.spec.watermark?.image
       ? {
           ...req.spec,
@@ -181,10 +229,36 @@ export function transform(req: {
         }
       : req.spec;
     const input = asInput(req.input);
-    return admitted(input, req.budgetSlot, (header) =>
+    const out = await admitted(input, req.budgetSlot, (header) =>
       transformImage(input, spec, req.limits, header && { header }),
     );
+    return { ...out, saved: req.saveTo ? save(out.data, req.saveTo) : false };
   });
+}
+
+/**
+ * Writes a rendering where the disk cache asked, synchronously: this thread's event loop only
+ * hands work to libvips, and the asynchronous API's four thread-pool round trips (open, write,
+ * close, rename) cost ~0.4 ms more CPU per rendering than the system calls themselves — on the
+ * api's main thread, as promises. A slow disk stalls this thread's next hand-offs, not the api.
+ * A failure (disk full, directory removed) leaves no file and is only reported: the rendering
+ * is still served.
+ */
+function save(data: Uint8Array, to: SaveTo): boolean {
+  try {
+    mkdirSync(path.dirname(to.tmp), { recursive: true });
+    mkdirSync(path.dirname(to.file), { recursive: true });
+    writeFileSync(to.tmp, data);
+    renameSync(to.tmp, to.file);
+    return true;
+  } catch {
+    try {
+      rmSync(to.tmp, { force: true });
+    } catch {
+      // Nothing more to do: the cache's start clears its temp directory.
+    }
+    return false;
+  }
 }
 
 /** Is a downloaded body a web page, and which image does it advertise? */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, test } from 'node:test';
@@ -211,4 +212,69 @@ test('a pool closed with calls in flight on shared threads fails them at once, i
   for (const outcome of await Promise.all(calls)) {
     assert.ok(outcome === 'rendered' || outcome === 'processing_crashed', `a call ended ${outcome}`);
   }
+});
+
+test("a file's header is read again once the file changes, so the pixel limit sees the new one", async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'imgkit-headers-'));
+  const file = path.join(dir, 'original');
+  const photo = (side: number) =>
+    sharp({ create: { width: side, height: side, channels: 3, background: '#357' } })
+      .jpeg()
+      .toBuffer();
+  const p = pool({ threads: 1, limits: { ...limits, maxInputPixels: 1_000_000 } });
+  const spec = { operation: 'cover', width: 40, height: 40 } as const;
+  await writeFile(file, await photo(800)); // 0.64 MP: within the limit
+  assert.equal((await p.transform({ path: file }, spec)).width, 40);
+  assert.equal((await p.transform({ path: file }, spec)).width, 40, 'rendered again from the kept header');
+  // Rewritten in place (same inode): 1.44 MP. A header kept from before would admit it, and
+  // libvips' own limit would fail it as decode_failed instead.
+  await writeFile(file, await photo(1200));
+  await assert.rejects(
+    p.transform({ path: file }, spec),
+    (err: unknown) => err instanceof MediaError && err.code === 'image_too_large',
+  );
+  // Replaced by another file (a new inode) within the limit again.
+  await writeFile(`${file}.new`, await photo(600));
+  await rename(`${file}.new`, file);
+  assert.equal((await p.transform({ path: file }, spec)).width, 40);
+});
+
+test('an orientation only XMP gives is applied on every render of a file, not only the first', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'imgkit-headers-xmp-'));
+  const file = path.join(dir, 'original');
+  const xmp = `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>`;
+  // Stored 120 × 80; displayed rotated 90°: 80 × 120.
+  await writeFile(
+    file,
+    await sharp({ create: { width: 120, height: 80, channels: 3, background: '#468' } })
+      .png()
+      .withXmp(xmp)
+      .toBuffer(),
+  );
+  const p = pool({ threads: 1 });
+  for (let i = 0; i < 3; i++) {
+    const out = await p.transform({ path: file }, { operation: 'convert', format: 'png' });
+    assert.deepEqual([out.width, out.height], [80, 120], `render ${i + 1}`);
+  }
+});
+
+test('a rendering saved by its thread is complete at its path before the call returns; a failed save is only reported', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'imgkit-save-'));
+  const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#a63' } })
+    .jpeg()
+    .toBuffer();
+  const p = pool({ threads: 1 });
+  const spec = { operation: 'cover', width: 30, height: 30 } as const;
+  const saveTo = { tmp: path.join(dir, '.tmp', 'x1'), file: path.join(dir, 'ab', 'abcdef') };
+  const out = await p.transform(photo, spec, { saveTo });
+  assert.equal(out.saved, true);
+  assert.deepEqual(await readFile(saveTo.file), out.data);
+  assert.deepEqual(await readdir(path.join(dir, '.tmp')), [], 'the temp file was renamed');
+  // A directory that cannot be made (a file is in the way): rendered all the same, not saved.
+  await writeFile(path.join(dir, 'blocker'), 'a file');
+  const blocked = { tmp: path.join(dir, 'blocker', 'x2'), file: path.join(dir, 'blocker', 'cd', 'x') };
+  const again = await p.transform(photo, spec, { saveTo: blocked });
+  assert.equal(again.saved, false);
+  assert.equal(again.width, 30);
+  assert.equal((await p.transform(photo, spec)).saved, false, 'nothing asked, nothing saved');
 });

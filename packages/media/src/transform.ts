@@ -16,6 +16,7 @@ import {
   type Watermark,
 } from './transform-spec.ts';
 
+export { displayOrientation } from './orientation.ts';
 export * from './transform-spec.ts';
 
 const MIME: Record<OutputFormat, string> = {

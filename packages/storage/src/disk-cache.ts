@@ -99,18 +99,36 @@ export class DiskCache {
   }
 
   async put(key: string, data: Uint8Array): Promise<void> {
-    if (this.maxBytes === 0 || data.length > this.maxBytes) return;
-    const tmpDir = path.join(this.dir, '.tmp');
-    const tmp = path.join(tmpDir, randomBytes(8).toString('hex'));
+    const files = this.filesFor(key, data.length);
+    if (!files) return;
     try {
-      await this.write(tmp, data);
+      await this.write(files.tmp, data);
     } catch (err) {
       // A directory made earlier was removed under us (an operator emptied the cache): again.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       this.made.clear();
-      await this.write(tmp, data);
+      await this.write(files.tmp, data);
     }
-    await this.rename(tmp, this.pathOf(key));
+    await this.rename(files.tmp, files.file);
+    await this.adopt(key, data);
+  }
+
+  /**
+   * Where an entry's bytes go when someone else writes them (the media thread that rendered
+   * them, synchronously): a fresh temp file, to be renamed to `file` once complete, then
+   * `adopt`ed. Undefined when the cache is off or the entry could never fit.
+   */
+  filesFor(key: string, size = 0): { tmp: string; file: string } | undefined {
+    if (this.maxBytes === 0 || size > this.maxBytes) return undefined;
+    return { tmp: path.join(this.dir, '.tmp', randomBytes(8).toString('hex')), file: this.pathOf(key) };
+  }
+
+  /** Takes in an entry whose file is complete at `pathOf(key)`; its bytes, for the memory tier. */
+  async adopt(key: string, data: Uint8Array): Promise<void> {
+    if (data.length > this.maxBytes) {
+      await unlink(this.pathOf(key)).catch(() => undefined);
+      return;
+    }
     this.remember(key, data.length);
     // A view into a larger buffer would keep all of it alive: such bytes are copied.
     const whole =

@@ -112,3 +112,37 @@ test('disk cache: a put after the cache directory was emptied under it makes its
   assert.deepEqual(await readFile(cache.get(key(1))!.path), Buffer.alloc(10, 2));
   assert.deepEqual(await readFile(cache.get(key(2))!.path), Buffer.alloc(10, 3));
 });
+
+test('disk cache: an entry written by someone else at filesFor() is adopted like a put (memory tier, eviction, restart)', async () => {
+  const { mkdir, rename, writeFile, readFile, readdir } = await import('node:fs/promises');
+  const dir = await mkdtemp(path.join(tmpdir(), 'imgkit-cache-adopt-'));
+  const cache = new DiskCache(dir, 250, { maxBytes: 1000, maxItemBytes: 120 });
+  await cache.init();
+  const key = (n: number) => `${String(n).padStart(2, '0')}${'ef'.repeat(19)}`;
+  // What a media thread does with a rendering: write the temp file, rename it into place.
+  const writeElsewhere = async (k: string, data: Buffer) => {
+    const files = cache.filesFor(k, data.length)!;
+    assert.equal(files.file, cache.pathOf(k));
+    assert.equal(path.dirname(files.tmp), path.join(dir, '.tmp'));
+    await mkdir(path.dirname(files.tmp), { recursive: true });
+    await mkdir(path.dirname(files.file), { recursive: true });
+    await writeFile(files.tmp, data);
+    await rename(files.tmp, files.file);
+    await cache.adopt(k, data);
+  };
+  assert.notEqual(cache.filesFor(key(1))!.tmp, cache.filesFor(key(1))!.tmp, 'a fresh temp file each time');
+  await writeElsewhere(key(1), Buffer.alloc(100, 1));
+  await writeElsewhere(key(2), Buffer.alloc(100, 2));
+  assert.deepEqual(cache.get(key(1))?.data, Buffer.alloc(100, 1), 'small: kept in memory too');
+  await writeElsewhere(key(3), Buffer.alloc(100, 3)); // 300 > 250: the least recently used (2) goes
+  assert.equal(cache.get(key(2)), undefined);
+  await assert.rejects(readFile(cache.pathOf(key(2))), { code: 'ENOENT' });
+  assert.deepEqual(await readdir(path.join(dir, '.tmp')), []);
+  // Nothing can be written where the cache is off or the entry could never fit.
+  assert.equal(cache.filesFor(key(4), 251), undefined);
+  assert.equal(new DiskCache(dir, 0).filesFor(key(4)), undefined);
+  const again = new DiskCache(dir, 250);
+  await again.init();
+  assert.deepEqual(await readFile(again.get(key(3))!.path), Buffer.alloc(100, 3));
+  assert.ok(again.get(key(1)));
+});

@@ -30,7 +30,7 @@ export interface SignedImagesDeps {
   signingKeys: Record<string, string>;
   maxOutputSide: number;
   /** transformImage, injectable so tests can count decodes. */
-  render: (input: Buffer | { path: string }, spec: TransformSpec) => Promise<Rendered>;
+  render: RenderFn;
   /** Named presets (`p:name`), and whether URLs may carry anything but a preset. */
   presets: Readonly<Record<string, UrlPreset>>;
   presetsOnly: boolean;
@@ -39,6 +39,16 @@ export interface SignedImagesDeps {
   /** Starts hearing of purges and deletions made through any api process (PostgreSQL LISTEN). */
   listen?: (handlers: RenditionHandlers) => void;
 }
+
+/**
+ * Renders in the media pool; with `saveTo` the rendering thread also writes the result to the
+ * disk cache's files (`saved` says whether it did).
+ */
+export type RenderFn = (
+  input: Buffer | { path: string },
+  spec: TransformSpec,
+  options?: { saveTo?: { tmp: string; file: string } },
+) => Promise<Rendered & { saved?: boolean }>;
 
 interface KnownImage {
   checksum: string;
@@ -66,7 +76,7 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Router; apiRouter: Router } {
   const router = Router();
   const apiRouter = Router();
-  const inFlight = new Map<string, Promise<Rendered>>();
+  const inFlight = new Map<string, Promise<Rendered & { saved?: boolean }>>();
   // A completed image's checksum and original never change, so cache hits need no query. A
   // purge or deletion through any process is heard here (LISTEN) and forgotten at once; the
   // short TTL bounds how long one whose notification was lost (a dropped connection) is served.
@@ -170,9 +180,16 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
     }
     let pending = inFlight.get(cacheKey);
     if (!pending) {
-      pending = renderOnce(image.storageKey, options, format).finally(() => inFlight.delete(cacheKey));
+      const saveTo = deps.cache.filesFor(cacheKey);
+      pending = renderOnce(image.storageKey, options, format, saveTo).finally(() =>
+        inFlight.delete(cacheKey),
+      );
       inFlight.set(cacheKey, pending);
-      pending.then((r) => deps.cache.put(cacheKey, r.data)).catch(() => undefined);
+      // The rendering thread wrote the file (no thread-pool round trips here); if it could not,
+      // one more try from here, whose failure only costs a render next time.
+      pending
+        .then((r) => (r.saved ? deps.cache.adopt(cacheKey, r.data) : deps.cache.put(cacheKey, r.data)))
+        .catch(() => undefined);
     }
     const rendered = await pending;
     res.setHeader('Content-Type', rendered.mime);
@@ -200,7 +217,8 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
     storageKey: string,
     o: UrlOptions,
     format: TransformSpec['format'],
-  ): Promise<Rendered> {
+    saveTo: { tmp: string; file: string } | undefined,
+  ): Promise<Rendered & { saved?: boolean }> {
     const local = deps.storage.localPath?.(storageKey);
     const original = local ? { path: local } : await deps.storage.readBuffer(storageKey);
     const operation =
@@ -212,14 +230,18 @@ export function signedImagesRouter(deps: SignedImagesDeps): { publicRouter: Rout
             : 'thumbnail'
         : 'convert';
     try {
-      return await deps.render(original, {
-        operation,
-        width: o.width,
-        height: o.height,
-        gravity: o.gravity as TransformSpec['gravity'],
-        quality: o.quality,
-        format,
-      });
+      return await deps.render(
+        original,
+        {
+          operation,
+          width: o.width,
+          height: o.height,
+          gravity: o.gravity as TransformSpec['gravity'],
+          quality: o.quality,
+          format,
+        },
+        { saveTo },
+      );
     } catch (err) {
       if (err instanceof MediaError && err.code === 'processing_crashed') {
         throw problems.unavailable('The renderer was interrupted; retry.', 1);
