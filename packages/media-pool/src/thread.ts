@@ -158,9 +158,9 @@ async function fileHeader(file: string): Promise<Metadata | undefined> {
     return hit.header;
   }
   const header = await readHeader(file);
+  headers.delete(file);
   if (!header || displayOrientation(header).fromXmp) return header;
   const { format, width, height, pages, pageHeight, orientation } = header;
-  headers.delete(file);
   headers.set(file, { stamp, header: { format, width, height, pages, pageHeight, orientation } as Metadata });
   if (headers.size > HEADERS_KEPT) headers.delete(headers.keys().next().value as string);
   return header;
