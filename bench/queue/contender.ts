@@ -90,10 +90,16 @@ if (mode === 'drain') {
 } else {
   const latencies: number[] = [];
   const handle = await starters[contender]((p) => void latencies.push(now() - (p as { t: number }).t));
-  // One task first, not counted: it pays for opening the enqueuing connection and preparing
-  // statements (15–20 ms, every contender alike), which is start-up, not the queue's latency.
-  await handle.add({ t: now() });
-  while (latencies.length < 1) await sleep(5);
+  // WARM_UP tasks first at the same pace, not counted: they pay for opening the pool's
+  // connections, preparing each statement on each connection it lands on, and code running for
+  // the first time (5–70 ms for the first tasks, every contender alike): start-up, not the
+  // queue's latency. With one, the second sample of every run still took 5–12 ms.
+  const WARM_UP = Number(process.env.BENCH_LATENCY_WARM_UP ?? 20);
+  for (let i = 0; i < WARM_UP; i++) {
+    await handle.add({ t: now() });
+    await sleep(20);
+  }
+  while (latencies.length < WARM_UP) await sleep(5);
   latencies.length = 0;
   await sleep(300);
   for (let i = 0; i < N; i++) {

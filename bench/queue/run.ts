@@ -6,10 +6,11 @@
  *       fresh table without statistics; median of the repeats, interleaved. CPU µs/job counts
  *       the contender's process and every PostgreSQL process, from a clean CHECKPOINT to the VACUUM
  *       of its own garbage and the CHECKPOINT that writes its pages; its database is then dropped.
- *   (b) an idle worker, one warm-up task (not counted), then 200 tasks enqueued one at a time
- *       20 ms apart: enqueue → start latency, once per repeat for every contender (rotating
- *       order, after a CHECKPOINT), pooled.
- * BENCH_QUEUE_TASKS (20000), BENCH_REPEATS (3), BENCH_LATENCY_TASKS (200), BENCH_DATABASE_URL.
+ *   (b) an idle worker, 20 warm-up tasks at the same pace (not counted: start-up), then 200
+ *       tasks enqueued one at a time 20 ms apart: enqueue → start latency, once per repeat for
+ *       every contender (rotating order, after a CHECKPOINT), pooled.
+ * BENCH_QUEUE_TASKS (20000), BENCH_REPEATS (3), BENCH_LATENCY_TASKS (200),
+ * BENCH_LATENCY_WARM_UP (20), BENCH_DATABASE_URL.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
