@@ -23,6 +23,7 @@ import { displayOrientation, transformImage } from '@imgkit/media/transform';
 import { workerData } from 'piscina';
 import sharp, { type Metadata } from 'sharp';
 import { BUDGET_SLOTS, CALL_GIVEN_UP, PixelBudget } from './budget.ts';
+import { OriginalReader } from './originals.ts';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; code: MediaError['code']; message: string };
 
@@ -66,18 +67,17 @@ const budget = new PixelBudget(shared.budgetTotal, shared.budgetBuffer);
 // it starts here, unless the pool has already given it up.
 const callThreads = new Int32Array(shared.callThreadsBuffer);
 
-/** Runs a decode once its pixels fit the process-wide budget (read from the header first). */
+/** Runs a decode once its pixels fit the process-wide budget (`header`: the input's, read first). */
 async function admitted<T>(
-  input: Buffer | { path: string },
+  header: Metadata | undefined,
   slot: number | undefined,
-  fn: (header: Metadata | undefined) => Promise<T>,
+  fn: () => Promise<T>,
 ): Promise<T> {
-  const header = await headerOf(input);
   const pixels = header ? pixelsIn(header) : 0;
   // Recorded under the call's slot: if this thread is stopped mid-call, the pool gives it back.
   const release = await budget.acquire(Math.min(pixels, shared.maxInputPixels), slot);
   try {
-    return await fn(header);
+    return await fn();
   } finally {
     release();
     if (pixels >= GC_AFTER_PIXELS) collectAfterCall = true;
@@ -118,11 +118,6 @@ type Input = Uint8Array | { path: string };
 const asInput = (i: Input): Buffer | { path: string } =>
   i instanceof Uint8Array ? Buffer.from(i.buffer, i.byteOffset, i.byteLength) : i;
 
-async function headerOf(input: Buffer | { path: string }): Promise<Metadata | undefined> {
-  if (!Buffer.isBuffer(input)) return fileHeader(input.path);
-  return readHeader(input);
-}
-
 async function readHeader(source: Buffer | string): Promise<Metadata | undefined> {
   try {
     return await sharp(source, { failOn: 'none', limitInputPixels: false }).metadata();
@@ -134,30 +129,27 @@ async function readHeader(source: Buffer | string): Promise<Metadata | undefined
 /**
  * Headers of local files read recently, by path. An original is rendered at many sizes (every
  * thumbnail of a page, a CDN's first requests after an upload), and reading its header costs a
- * thread-pool round trip, an open and a parse of its EXIF, ICC and XMP segments, and the objects
- * sharp makes of them (~0.8 ms of CPU per render in bench/thumbs). An entry holds only what a
- * render reads (size, frames, EXIF orientation) and is used only while the file's inode, size,
- * mtime and ctime are unchanged (one stat), so a file replaced in place is read again. Headers
- * whose orientation comes from XMP are not kept (rare; the packet would have to be).
+ * pass over its EXIF, ICC and XMP segments and the objects sharp makes of them (~0.8 ms of CPU
+ * per render in bench/thumbs). An entry holds only what a render reads (size, frames, EXIF
+ * orientation) and is used only while the file's device, inode, size, mtime and ctime are
+ * unchanged (its stamp), so a file replaced in place is read again. Headers whose orientation
+ * comes from XMP are not kept (rare; the packet would have to be).
  */
 const headers = new Map<string, { stamp: string; header: Metadata }>();
 const HEADERS_KEPT = 4096;
 
-async function fileHeader(file: string): Promise<Metadata | undefined> {
-  let stamp: string;
-  try {
-    const s = statSync(file, { bigint: true });
-    stamp = `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-  } catch {
-    return undefined; // gone: the render reports it
-  }
+async function fileHeader(
+  file: string,
+  stamp: string,
+  source: Buffer | string,
+): Promise<Metadata | undefined> {
   const hit = headers.get(file);
   if (hit?.stamp === stamp) {
     headers.delete(file); // most recently used last
     headers.set(file, hit);
     return hit.header;
   }
-  const header = await readHeader(file);
+  const header = await readHeader(source);
   headers.delete(file);
   if (!header || displayOrientation(header).fromXmp) return header;
   const { format, width, height, pages, pageHeight, orientation } = header;
@@ -165,6 +157,20 @@ async function fileHeader(file: string): Promise<Metadata | undefined> {
   if (headers.size > HEADERS_KEPT) headers.delete(headers.keys().next().value as string);
   return header;
 }
+
+/** The header of a file rendered by path (too large to be read whole): one stat, then the cache. */
+async function pathHeader(file: string): Promise<Metadata | undefined> {
+  try {
+    const s = statSync(file, { bigint: true });
+    return await fileHeader(file, `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`, file);
+  } catch {
+    return undefined; // gone: the render reports it
+  }
+}
+
+// Originals up to 16 MB (a 24 MP camera JPEG is 8–12 MB) are read whole into buffers this
+// thread keeps while it renders (see originals.ts); larger ones stream from the file.
+const originals = new OriginalReader(16 * 1024 * 1024, 10_000);
 
 /** Pixels the decode would allocate (all frames). */
 function pixelsIn(m: Metadata): number {
@@ -191,7 +197,7 @@ export interface Processed {
 export function processImage(req: ProcessRequest): Promise<Outcome<Processed>> {
   return guarded(req.budgetSlot, async () => {
     const bytes = asInput(req.bytes) as Buffer;
-    return admitted(bytes, req.budgetSlot, async () => {
+    return admitted(await readHeader(bytes), req.budgetSlot, async () => {
       const { extractImage } = await extraction();
       const extracted = await extractImage(bytes, req.limits, { metadata: req.metadata, intake: req.intake });
       const variants: Processed['variants'] = [];
@@ -229,10 +235,22 @@ export function transform(req: {
         }
       : req.spec;
     const input = asInput(req.input);
-    const out = await admitted(input, req.budgetSlot, (header) =>
-      transformImage(input, spec, req.limits, header && { header }),
-    );
-    return { ...out, saved: req.saveTo ? save(out.data, req.saveTo) : false };
+    const original = Buffer.isBuffer(input) ? undefined : originals.read(input.path);
+    try {
+      const source = original?.bytes ?? input;
+      const header = Buffer.isBuffer(input)
+        ? await readHeader(input)
+        : original
+          ? await fileHeader(input.path, original.stamp, original.bytes)
+          : await pathHeader(input.path);
+      const out = await admitted(header, req.budgetSlot, () =>
+        transformImage(source, spec, req.limits, header && { header }),
+      );
+      return { ...out, saved: req.saveTo ? save(out.data, req.saveTo) : false };
+    } finally {
+      // After the render has settled: libvips no longer reads the buffer.
+      original?.release();
+    }
   });
 }
 

@@ -278,3 +278,50 @@ test('a rendering saved by its thread is complete at its path before the call re
   assert.equal(again.width, 30);
   assert.equal((await p.transform(photo, spec)).saved, false, 'nothing asked, nothing saved');
 });
+
+test('renders sharing a thread read their originals into separate buffers: each comes out of its own file', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'imgkit-originals-pool-'));
+  const colours = ['#c01010', '#10c010', '#1010c0', '#c0c010', '#10c0c0', '#c010c0'];
+  const files = await Promise.all(
+    colours.map(async (background, i) => {
+      const file = path.join(dir, `o${i}`);
+      // Different sizes, so buffers are both reused and replaced.
+      const side = 300 + 150 * i;
+      await writeFile(
+        file,
+        await sharp({ create: { width: side, height: side, channels: 3, background } })
+          .jpeg()
+          .toBuffer(),
+      );
+      return file;
+    }),
+  );
+  // Over the 16 MB a thread reads whole: rendered by path (a JPEG followed by padding).
+  const large = path.join(dir, 'large');
+  const jpeg = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#808080' } })
+    .jpeg()
+    .toBuffer();
+  await writeFile(large, Buffer.concat([jpeg, Buffer.alloc(17 * 1024 * 1024)]));
+  const p = pool({ threads: 1, callsPerThread: 3 });
+  const spec = { operation: 'cover', width: 16, height: 16, format: 'png' } as const;
+  const mean = async (data: Uint8Array) =>
+    (await sharp(data).stats()).channels.slice(0, 3).map((c) => Math.round(c.mean));
+  for (let round = 0; round < 3; round++) {
+    const order = files.map((_, i) => (i * 5 + round) % files.length);
+    const outs = await Promise.all(order.map((i) => p.transform({ path: files[i] }, spec)));
+    for (const [k, out] of outs.entries()) {
+      const expected = await mean(await sharp(files[order[k]]).resize(16, 16).png().toBuffer());
+      const got = await mean(out.data);
+      assert.ok(
+        got.every((v, c) => Math.abs(v - expected[c]) <= 3),
+        `round ${round}, file ${order[k]}: ${got} against ${expected}`,
+      );
+    }
+  }
+  const out = await p.transform({ path: large }, spec);
+  const grey = await mean(out.data);
+  assert.ok(
+    grey.every((v) => Math.abs(v - 128) <= 2),
+    `the large file: ${grey}`,
+  );
+});
