@@ -3,7 +3,7 @@
  * heap or a pool with another. The parent prepares the database (and its statistics) and
  * measures PostgreSQL's CPU; this process runs the worker and reports its own CPU.
  *
- *   node bench/queue/contender.ts <imgkit|graphile|graphile-tuned> <drain|latency> <url> <n>
+ *   node bench/queue/contender.ts <imgkit|graphile|graphile-tuned|floor> <drain|latency> <url> <n>
  *
  * drain: the tasks are already queued; run them all, report {seconds, cpuMs}.
  * latency: start idle, run one warm-up task (not counted), then enqueue one task every 20 ms
@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool } from '@imgkit/db';
 import { enqueue, type QueueLogger, Worker } from '@imgkit/queue';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
+import pg from 'pg';
 
 const [contender, mode, url, count] = process.argv.slice(2);
 const N = Number(count);
@@ -48,6 +49,46 @@ const starters: Record<string, Start> = {
         await pool.end();
       },
       add: async (p) => void (await enqueue(pool, 'noop', p)),
+    };
+  },
+  // Not a queue: the floor of waking by notification and claiming with a write, on this machine
+  // (latency mode only). One INSERT that NOTIFYs with the new row's id (synchronous commit, as
+  // any durable enqueue), and on the notification one UPDATE of that row by its primary key,
+  // committed asynchronously (as our claim), on a connection of its own. No order, fairness,
+  // lease or pool: what is left between enqueue and start when a queue does nothing else.
+  floor: async (onTask) => {
+    const connect = async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      return c;
+    };
+    const [listen, claim, add] = [await connect(), await connect(), await connect()];
+    await add.query(
+      'CREATE TABLE floor_tasks (id bigserial PRIMARY KEY, claimed boolean NOT NULL DEFAULT false, payload jsonb)',
+    );
+    await listen.query('LISTEN floor_tasks');
+    listen.on('notification', (n) => {
+      claim
+        .query({
+          name: 'claim',
+          text: `UPDATE floor_tasks SET claimed = true
+                 WHERE id = $1 AND NOT claimed AND set_config('synchronous_commit', 'off', true) = 'off'
+                 RETURNING payload`,
+          values: [n.payload],
+        })
+        .then((r) => r.rows.forEach((row) => onTask(row.payload)));
+    });
+    return {
+      stop: async () => {
+        for (const c of [listen, claim, add]) await c.end();
+      },
+      add: async (p) =>
+        void (await add.query({
+          name: 'add',
+          text: `WITH t AS (INSERT INTO floor_tasks (payload) VALUES ($1) RETURNING id)
+                 SELECT pg_notify('floor_tasks', id::text) FROM t`,
+          values: [p],
+        })),
     };
   },
   graphile: (onTask) => startGraphile(onTask, false),

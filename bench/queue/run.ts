@@ -140,14 +140,16 @@ for (let r = 0; r < REPEATS; r++) {
 }
 // Latency: every contender once per round, rotating which goes first, samples pooled; each
 // phase starts after a CHECKPOINT, so none of them meets the writes the drains left behind.
-const latencies: Record<string, number[]> = Object.fromEntries(CONTENDERS.map((c) => [c, [] as number[]]));
+// The floor (contender.ts) takes its turn among them.
+const LATENCY = [...CONTENDERS, 'floor'];
+const latencies: Record<string, number[]> = Object.fromEntries(LATENCY.map((c) => [c, [] as number[]]));
 const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();
 for (let r = 0; r < REPEATS; r++) {
-  for (let k = 0; k < CONTENDERS.length; k++) {
-    const c = CONTENDERS[(k + r) % CONTENDERS.length];
+  for (let k = 0; k < LATENCY.length; k++) {
+    const c = LATENCY[(k + r) % LATENCY.length];
     const url = c === 'imgkit' ? await benchDatabase(adminUrl) : await benchDatabase(adminUrl, false);
-    if (c !== 'imgkit') {
+    if (c.startsWith('graphile')) {
       const utils = await makeWorkerUtils({ connectionString: url, logger: quietGraphile });
       await utils.migrate();
       await utils.release();
@@ -190,5 +192,12 @@ for (const state of ['steady', 'fresh'] as const) {
       `${fmt(cpu('imgkit') / cpu('graphile-tuned'), 2)}× CPU per job;   imgkit / graphile defaults: ` +
       `${fmt(jps('imgkit') / jps('graphile'), 2)}× jobs/s`,
   );
+  if (state === 'steady') {
+    const f = (p: number) => fmt(percentile(latencies.floor, p), 2);
+    console.log(
+      `latency floor of this machine (INSERT + NOTIFY, then a one-row UPDATE by id on the notification; no queue): ` +
+        `p50 ${f(50)}  p95 ${f(95)}  p99 ${f(99)} ms`,
+    );
+  }
 }
 await stop();
