@@ -76,7 +76,9 @@ const starters: Record<string, Start> = {
                  RETURNING payload`,
           values: [n.payload],
         })
-        .then((r) => r.rows.forEach((row) => onTask(row.payload)));
+        .then((r) => {
+          for (const row of r.rows) onTask(row.payload);
+        });
     });
     return {
       stop: async () => {
