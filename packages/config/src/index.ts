@@ -129,6 +129,10 @@ export const envSchema = z.object({
   MEDIA_CALL_TIMEOUT_MS: int(1000, 3_600_000).default(90_000),
   // libvips' operation cache (process-wide); 0 turns it off: our inputs are nearly all distinct.
   LIBVIPS_CACHE_MB: int(0, 65_536).default(0),
+  // Local originals up to this size are read whole, with one read, into buffers each media
+  // thread keeps between renders (one per render it runs at once); larger ones, or all with 0,
+  // stream from the file through libvips' 4 KB reads (4-8 % of a thumbnail's CPU; bench/README).
+  MEDIA_READ_WHOLE_MB: int(0, 1024).default(16),
   PROCESS_IMAGE_MAX_ATTEMPTS: int(1, 100).default(5),
   PROCESS_IMAGE_BACKOFF_MS: int(1, 3_600_000).default(5000),
   RENDER_JOB_MAX_ATTEMPTS: int(1, 100).default(5),

@@ -25,6 +25,11 @@ export interface MediaPoolOptions {
   /** libvips' operation cache, MiB (LIBVIPS_CACHE_MB); 0 (the default) turns it off. */
   libvipsCacheMb?: number;
   /**
+   * Local originals up to this size, MiB, are read whole into buffers each thread keeps for its
+   * renders (MEDIA_READ_WHOLE_MB; 16 when unset); 0: every file streams from its path.
+   */
+  readWholeMb?: number;
+  /**
    * Calls one thread runs at once (1 when unset). Above 1 a thread starts another call while
    * libvips decodes for the first (its event loop is idle meanwhile), so fewer threads — each
    * its own V8 isolate — keep the cores busy: the api's on-the-fly renders (API_MEDIA_CALLS_PER_THREAD).
@@ -79,6 +84,7 @@ export class MediaPool {
         budgetTotal: options.pixelBudget,
         maxInputPixels: options.limits.maxInputPixels,
         libvipsCacheMb: options.libvipsCacheMb ?? 0,
+        readWholeMb: options.readWholeMb ?? 16,
       },
       idleTimeout: Number.POSITIVE_INFINITY,
       resourceLimits: { maxOldGenerationSizeMb: options.heapMb, maxYoungGenerationSizeMb: 64 },

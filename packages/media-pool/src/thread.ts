@@ -56,6 +56,7 @@ const shared = workerData as {
   budgetTotal: number;
   maxInputPixels: number;
   libvipsCacheMb: number;
+  readWholeMb: number;
 };
 // libvips keeps recent operations and their images for reuse (sharp's default: 50 MB, 100
 // operations, 20 files). Our inputs are nearly all distinct, so it held memory (~35 MB of the
@@ -168,9 +169,10 @@ async function pathHeader(file: string): Promise<Metadata | undefined> {
   }
 }
 
-// Originals up to 16 MB (a 24 MP camera JPEG is 8–12 MB) are read whole into buffers this
-// thread keeps while it renders (see originals.ts); larger ones stream from the file.
-const originals = new OriginalReader(16 * 1024 * 1024, 10_000);
+// Originals up to MEDIA_READ_WHOLE_MB (16 by default: a 24 MP camera JPEG is 8–12 MB) are read
+// whole into buffers this thread keeps while it renders (see originals.ts); larger ones stream
+// from the file.
+const originals = new OriginalReader(shared.readWholeMb * 1024 * 1024, 10_000);
 
 /** Pixels the decode would allocate (all frames). */
 function pixelsIn(m: Metadata): number {
@@ -235,7 +237,8 @@ export function transform(req: {
         }
       : req.spec;
     const input = asInput(req.input);
-    const original = Buffer.isBuffer(input) ? undefined : originals.read(input.path);
+    const original =
+      Buffer.isBuffer(input) || shared.readWholeMb === 0 ? undefined : originals.read(input.path);
     try {
       const source = original?.bytes ?? input;
       const header = Buffer.isBuffer(input)

@@ -296,13 +296,13 @@ test('renders sharing a thread read their originals into separate buffers: each 
       return file;
     }),
   );
-  // Over the 16 MB a thread reads whole: rendered by path (a JPEG followed by padding).
+  // Over the 1 MB this pool reads whole (MEDIA_READ_WHOLE_MB): rendered by path (a JPEG, then padding).
   const large = path.join(dir, 'large');
   const jpeg = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#808080' } })
     .jpeg()
     .toBuffer();
-  await writeFile(large, Buffer.concat([jpeg, Buffer.alloc(17 * 1024 * 1024)]));
-  const p = pool({ threads: 1, callsPerThread: 3 });
+  await writeFile(large, Buffer.concat([jpeg, Buffer.alloc(2 * 1024 * 1024)]));
+  const p = pool({ threads: 1, callsPerThread: 3, readWholeMb: 1 });
   const spec = { operation: 'cover', width: 16, height: 16, format: 'png' } as const;
   const mean = async (data: Uint8Array) =>
     (await sharp(data).stats()).channels.slice(0, 3).map((c) => Math.round(c.mean));
@@ -324,4 +324,14 @@ test('renders sharing a thread read their originals into separate buffers: each 
     grey.every((v) => Math.abs(v - 128) <= 2),
     `the large file: ${grey}`,
   );
+  // Reading whole turned off: every file by path, the same renderings.
+  const byPath = pool({ threads: 1, callsPerThread: 3, readWholeMb: 0 });
+  const outs = await Promise.all(files.map((f) => byPath.transform({ path: f }, spec)));
+  for (const [i, o] of outs.entries()) {
+    const expected = await mean(await sharp(files[i]).resize(16, 16).png().toBuffer());
+    assert.ok(
+      (await mean(o.data)).every((v, c) => Math.abs(v - expected[c]) <= 3),
+      `by path, file ${i}`,
+    );
+  }
 });

@@ -22,5 +22,6 @@ export function createMediaPool(config: Config, o: { callsPerThread?: number } =
     pixelBudget: config.MEDIA_PIXEL_BUDGET,
     callTimeoutMs: config.MEDIA_CALL_TIMEOUT_MS,
     libvipsCacheMb: config.LIBVIPS_CACHE_MB,
+    readWholeMb: config.MEDIA_READ_WHOLE_MB,
   });
 }
