@@ -128,6 +128,10 @@ export class SafeFetcher {
   }
 
   async fetch(rawUrl: string, opts: FetchOptions): Promise<SafeResponse> {
+    // undici is loaded (and the agent made) before the deadline starts: a process's first fetch
+    // loads and compiles it, which on a busy machine without a compile cache took longer than a
+    // short FETCH_TIMEOUT_MS — and failed a download the remote server had answered at once.
+    await this.dispatcher();
     const deadline = AbortSignal.timeout(opts.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
     const maxRedirects = opts.maxRedirects ?? 5;

@@ -183,3 +183,16 @@ test('connection refused and a clear User-Agent', async () => {
   assert.match(res.body.toString(), /^imgkit\//);
   await assert.rejects(open.fetch('http://127.0.0.1:1/', limits), rejectsWith('connect_failed'));
 });
+
+test("a process's first fetch does not spend its timeout loading the HTTP client", async () => {
+  const { execFile } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const child = fileURLToPath(new URL('./first-fetch-child.ts', import.meta.url));
+  // undici takes 2 s to load there; the server answers at once; the timeout is 1 s.
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, [child], { timeout: 30_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    ),
+  );
+  assert.deepEqual(JSON.parse(out), { status: 200 });
+});
