@@ -8,7 +8,8 @@
  *       of its own garbage and the CHECKPOINT that writes its pages; its database is then dropped.
  *   (b) an idle worker, 20 warm-up tasks at the same pace (not counted: start-up), then 200
  *       tasks enqueued one at a time 20 ms apart: enqueue → start latency, once per repeat for
- *       every contender (rotating order, after a CHECKPOINT), pooled.
+ *       every contender (rotating order, after a CHECKPOINT), pooled; beside them the machine's
+ *       floor for that path (contender.ts `floor`: INSERT + NOTIFY, a one-row UPDATE by id).
  * BENCH_QUEUE_TASKS (20000), BENCH_REPEATS (3), BENCH_LATENCY_TASKS (200),
  * BENCH_LATENCY_WARM_UP (20), BENCH_DATABASE_URL.
  */
